@@ -1,0 +1,43 @@
+# Finds every build dependency and fails at configure time with a message that says what to
+# install. scripts/install-deps.sh installs all of them on Debian 12.
+find_package(PkgConfig)
+if(NOT PkgConfig_FOUND)
+  message(FATAL_ERROR "pkg-config not found: apt install pkg-config (or run scripts/install-deps.sh)")
+endif()
+
+# netguard_require_pkg(<prefix> <pkg-config module> <Debian package>)
+function(netguard_require_pkg prefix module debian)
+  pkg_check_modules(${prefix} QUIET IMPORTED_TARGET GLOBAL ${module})
+  if(NOT ${prefix}_FOUND)
+    message(FATAL_ERROR "${module} not found: apt install ${debian} (or run scripts/install-deps.sh)")
+  endif()
+  message(STATUS "Found ${module} ${${prefix}_VERSION}")
+endfunction()
+
+find_package(Threads REQUIRED)
+
+find_package(spdlog CONFIG QUIET)
+if(NOT spdlog_FOUND)
+  message(FATAL_ERROR "spdlog not found: apt install libspdlog-dev (or run scripts/install-deps.sh)")
+endif()
+find_package(CLI11 CONFIG QUIET)
+if(NOT CLI11_FOUND)
+  message(FATAL_ERROR "CLI11 not found: apt install libcli11-dev (or run scripts/install-deps.sh)")
+endif()
+
+if(NETGUARD_WITH_BPF)
+  netguard_require_pkg(LIBBPF "libbpf>=1.0" libbpf-dev)
+endif()
+
+if(NETGUARD_BUILD_TESTS)
+  find_package(GTest CONFIG QUIET)
+  if(NOT GTest_FOUND)
+    message(FATAL_ERROR "GoogleTest not found: apt install libgtest-dev libgmock-dev")
+  endif()
+endif()
+if(NETGUARD_BUILD_BENCH AND NETGUARD_WITH_BPF)
+  find_package(benchmark CONFIG QUIET)
+  if(NOT benchmark_FOUND)
+    message(FATAL_ERROR "Google Benchmark not found: apt install libbenchmark-dev")
+  endif()
+endif()
