@@ -12,7 +12,10 @@
 #ifndef NETGUARD_BPF_NETGUARD_H
 #define NETGUARD_BPF_NETGUARD_H
 
-#if defined(__bpf__) || defined(__linux__)
+#if defined(__bpf__)
+#include <linux/bpf.h> /* struct bpf_spin_lock */
+#include <linux/types.h>
+#elif defined(__linux__)
 #include <linux/types.h>
 #else
 #include <stdint.h>
