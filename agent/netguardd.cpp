@@ -1,80 +1,63 @@
 // netguardd: the NetGuard agent.
-//
-// Loads the eBPF data plane, attaches it to the given interfaces and consumes its flow records
-// until SIGINT/SIGTERM, then detaches (the pinned blocklist stays in the kernel).
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
-#include <csignal>
 #include <exception>
 #include <string>
 #include <vector>
 
-#include "capture/bpf_stats.h"
-#include "capture/ebpf_dataplane.h"
-#include "capture/ring_reader.h"
-
-namespace {
-
-std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop = true; }
-
-int Run(const std::vector<std::string>& interfaces, const std::string& pin_root,
-        netguard::capture::XdpModePreference mode) {
-  using namespace netguard::capture;
-  DataPlaneOptions options;
-  options.pin_root = pin_root;
-  EbpfDataPlane dataplane(options);
-  for (const std::string& interface : interfaces) dataplane.Attach(interface, mode);
-
-  uint64_t started = 0;
-  uint64_t ended = 0;
-  uint64_t samples = 0;
-  RingReader ring(dataplane.events_fd(),
-                  {.on_flow_start = [&](const ng_flow_event&) { ++started; },
-                   .on_flow_end = [&](const ng_flow_event&) { ++ended; },
-                   .on_sample = [&](const ng_packet_sample&) { ++samples; }});
-
-  struct sigaction action {};
-  action.sa_handler = OnSignal;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-  spdlog::info("netguardd running on {} interface(s)", interfaces.size());
-  while (!g_stop) ring.Poll(std::chrono::milliseconds(250));
-  ring.Drain();
-
-  const StatCounters stats = ReadStats(dataplane.stats_fd());
-  spdlog::info("stopping: {} flows started, {} ended, {} samples; ring drops {}", started, ended,
-               samples, stats[NG_STAT_RING_DROPS]);
-  return 0;
-}
-
-}  // namespace
+#include "app/agent.h"
+#include "config/config.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"netguardd - NetGuard network intrusion detection agent"};
+  CLI::App cli{"netguardd - NetGuard network intrusion detection agent.\n"
+               "Runs with no configuration file at all: the command-line options override the "
+               "file's values and the built-in defaults (see packaging/netguard.yaml)."};
+  std::string config_path;
   std::vector<std::string> interfaces;
-  std::string log_level = "info";
-  std::string pin_root = NG_PIN_ROOT;
-  std::string xdp_mode = "auto";
-  app.add_option("-i,--interface", interfaces, "Interface to monitor (repeatable)")->required();
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
-      ->capture_default_str();
-  app.add_option("--bpf-pin-dir", pin_root, "bpffs directory of the pinned blocklist and stats")
-      ->capture_default_str();
-  app.add_option("--xdp-mode", xdp_mode, "auto (native, else generic) or generic")
-      ->check(CLI::IsMember({"auto", "generic"}))
-      ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  std::string socket;
+  std::string store;
+  std::string log_level;
+  std::string pin_dir;
+  std::string xdp_mode;
+  cli.add_option("-c,--config", config_path, "YAML configuration file (reloaded on SIGHUP)")
+      ->check(CLI::ExistingFile);
+  cli.add_option("-i,--interface", interfaces,
+                 "Interface to monitor (repeatable; adds to capture.interfaces)");
+  cli.add_option("--socket", socket, "gRPC unix socket (api.socket)");
+  cli.add_option("--store", store, "SQLite database (store.path)");
+  cli.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (log_level)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  cli.add_option("--bpf-pin-dir", pin_dir, "bpffs directory of the pinned blocklist and counters "
+                                           "(capture.bpf_pin_dir)");
+  cli.add_option("--xdp-mode", xdp_mode, "auto (native, else generic) or generic (capture.xdp_mode)")
+      ->check(CLI::IsMember({"auto", "generic"}));
+  cli.set_version_flag("--version", netguard::app::kVersion);
+  CLI11_PARSE(cli, argc, argv);
 
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  netguard::config::Config config;
   try {
-    return Run(interfaces, pin_root,
-               xdp_mode == "generic" ? netguard::capture::XdpModePreference::kGenericOnly
-                                     : netguard::capture::XdpModePreference::kNativeThenGeneric);
+    if (!config_path.empty()) config = netguard::config::LoadConfigFile(config_path);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 2;
+  }
+  config.capture.interfaces.insert(config.capture.interfaces.end(), interfaces.begin(),
+                                   interfaces.end());
+  if (!socket.empty()) config.api.socket = socket;
+  if (!store.empty()) config.store.path = store;
+  if (!log_level.empty()) config.log_level = log_level;
+  if (!pin_dir.empty()) config.capture.bpf_pin_dir = pin_dir;
+  if (!xdp_mode.empty()) config.capture.xdp_generic_only = xdp_mode == "generic";
+  if (config.capture.interfaces.empty()) {
+    spdlog::critical("no interface to monitor: pass --interface IF or set capture.interfaces");
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+  try {
+    netguard::app::Agent agent(std::move(config), config_path);
+    return agent.Run();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

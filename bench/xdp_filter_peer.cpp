@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <elf.h>
+#include <linux/bpf.h>
 
 #include <bit>
 #include <cerrno>
@@ -107,21 +108,16 @@ uint32_t ReadFeatures(const std::filesystem::path& path) {
 
 void CheckFeatures(const std::filesystem::path& path, uint32_t features) {
   namespace feat = xdp_filter_feature;
-  if ((features & feat::kDenyPolicy) != 0) {
-    throw std::runtime_error(
-        Describe(path) +
-        " is a deny-policy xdp-filter program (`xdp-filter load --policy deny`): it drops every "
-        "packet that matches no rule and passes the matching ones, so it cannot be configured "
-        "to drop a single source. Use an allow-policy object such as xdpfilt_alw_ip.o.");
-  }
-  if ((features & feat::kAllowPolicy) == 0) {
-    throw std::runtime_error(Describe(path) + " has no policy bit in its features (" +
-                             Hex(features) + ")");
+  const uint32_t policy = features & (feat::kAllowPolicy | feat::kDenyPolicy);
+  if (policy != feat::kAllowPolicy && policy != feat::kDenyPolicy) {
+    throw std::runtime_error(Describe(path) +
+                             " must have exactly one policy bit in its features (" + Hex(features) +
+                             ")");
   }
   if ((features & feat::kIpv4) == 0) {
     throw std::runtime_error(Describe(path) +
                              " lacks the ipv4 feature (no filter_ipv4 map); use "
-                             "xdpfilt_alw_ip.o or xdpfilt_alw_all.o");
+                             "xdpfilt_{alw,dny}_ip.o or xdpfilt_{alw,dny}_all.o");
   }
 }
 
@@ -142,11 +138,11 @@ int PossibleCpus() {
 
 }  // namespace
 
-XdpFilterPeer::XdpFilterPeer(const std::filesystem::path& object_path, std::string_view denied_src)
-    : XdpFilterPeer(object_path, ParseIpv4(denied_src)) {}
+XdpFilterPeer::XdpFilterPeer(const std::filesystem::path& object_path, std::string_view matched_src)
+    : XdpFilterPeer(object_path, ParseIpv4(matched_src)) {}
 
-XdpFilterPeer::XdpFilterPeer(const std::filesystem::path& object_path, in_addr denied_src)
-    : features_(ReadFeatures(object_path)), denied_src_(denied_src) {
+XdpFilterPeer::XdpFilterPeer(const std::filesystem::path& object_path, in_addr matched_src)
+    : features_(ReadFeatures(object_path)), matched_src_(matched_src) {
   CheckFeatures(object_path, features_);
 
   obj_ = bpf_object__open_file(object_path.c_str(), nullptr);
@@ -191,10 +187,10 @@ XdpFilterPeer::XdpFilterPeer(const std::filesystem::path& object_path, in_addr d
     // counter (upper bits) starts at zero. The key is the address in network byte order, as
     // the program looks up iphdr->saddr verbatim.
     const std::vector<uint64_t> values(PossibleCpus(), kMapFlagSrc);
-    const uint32_t key = denied_src_.s_addr;
+    const uint32_t key = matched_src_.s_addr;
     if (bpf_map__update_elem(ipv4_map_, &key, sizeof(key), values.data(),
                              values.size() * sizeof(uint64_t), BPF_ANY) != 0) {
-      ThrowErrno(errno, "adding " + FormatIpv4(denied_src_) + " to " + kIpv4MapName);
+      ThrowErrno(errno, "adding " + FormatIpv4(matched_src_) + " to " + kIpv4MapName);
     }
   } catch (...) {
     Reset();
@@ -207,7 +203,7 @@ XdpFilterPeer::XdpFilterPeer(XdpFilterPeer&& other) noexcept
       ipv4_map_(std::exchange(other.ipv4_map_, nullptr)),
       prog_fd_(std::exchange(other.prog_fd_, -1)),
       features_(other.features_),
-      denied_src_(other.denied_src_) {}
+      matched_src_(other.matched_src_) {}
 
 XdpFilterPeer& XdpFilterPeer::operator=(XdpFilterPeer&& other) noexcept {
   if (this != &other) {
@@ -216,12 +212,14 @@ XdpFilterPeer& XdpFilterPeer::operator=(XdpFilterPeer&& other) noexcept {
     ipv4_map_ = std::exchange(other.ipv4_map_, nullptr);
     prog_fd_ = std::exchange(other.prog_fd_, -1);
     features_ = other.features_;
-    denied_src_ = other.denied_src_;
+    matched_src_ = other.matched_src_;
   }
   return *this;
 }
 
 XdpFilterPeer::~XdpFilterPeer() { Reset(); }
+
+uint32_t XdpFilterPeer::match_verdict() const { return deny_policy() ? XDP_PASS : XDP_DROP; }
 
 void XdpFilterPeer::Reset() noexcept {
   bpf_object__close(obj_);  // Closes the program and map fds; accepts nullptr.
@@ -233,10 +231,10 @@ void XdpFilterPeer::Reset() noexcept {
 uint64_t XdpFilterPeer::rule_hits() const {
   if (ipv4_map_ == nullptr) throw std::logic_error("XdpFilterPeer::rule_hits on moved-from object");
   std::vector<uint64_t> values(PossibleCpus());
-  const uint32_t key = denied_src_.s_addr;
+  const uint32_t key = matched_src_.s_addr;
   if (bpf_map__lookup_elem(ipv4_map_, &key, sizeof(key), values.data(),
                            values.size() * sizeof(uint64_t), 0) != 0) {
-    ThrowErrno(errno, "looking up " + FormatIpv4(denied_src_) + " in " + kIpv4MapName);
+    ThrowErrno(errno, "looking up " + FormatIpv4(matched_src_) + " in " + kIpv4MapName);
   }
   uint64_t hits = 0;
   for (const uint64_t value : values) hits += value >> kCounterShift;

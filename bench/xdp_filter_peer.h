@@ -29,21 +29,29 @@ inline constexpr uint32_t kAllowPolicy = 1u << 5;  // Unmatched packets pass; ma
 inline constexpr uint32_t kDenyPolicy = 1u << 6;   // Unmatched packets drop; matches pass.
 }  // namespace xdp_filter_feature
 
-/// Default location of the xdp-filter object `xdp-filter load -f ipv4 <if>` attaches.
+/// Default locations of the xdp-filter objects for `xdp-filter load -f ipv4 <if>` (allow policy,
+/// the default) and `xdp-filter load -f ipv4 --policy deny <if>`.
 inline constexpr std::string_view kXdpFilterAllowIpv4Object =
     "/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_ip.o";
+inline constexpr std::string_view kXdpFilterDenyIpv4Object =
+    "/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_dny_ip.o";
 
-/// RAII owner of one xdp-filter BPF program (e.g. xdpfilt_alw_ip.o from xdp-tools), loaded with
-/// plain libbpf and configured to drop IPv4 packets from a single source address.
+/// RAII owner of one xdp-filter BPF program (e.g. xdpfilt_alw_ip.o or xdpfilt_dny_ip.o from
+/// xdp-tools), loaded with plain libbpf and configured with one IPv4 source-address rule.
 ///
-/// The resulting state is what `xdp-filter load [-f ipv4] <if>` followed by
+/// The resulting state is what `xdp-filter load [-f ipv4] [--policy deny] <if>` followed by
 /// `xdp-filter ip <addr> --mode src` produces: `filter_ipv4[addr]` holds MAP_FLAG_SRC on every
-/// possible CPU. A packet from `denied_src` yields XDP_DROP; any other IPv4 packet XDP_PASS.
+/// possible CPU. What a match means depends on the object's policy (its "features" section):
 ///
-/// Only allow-policy objects (xdpfilt_alw_*.o, the `xdp-filter load` default) can express
-/// "drop this one source". Deny-policy objects (xdpfilt_dny_*.o, `--policy deny`) drop every
-/// packet that does *not* match a rule, so they are rejected with std::runtime_error. The
-/// object must also have the IPv4 feature (xdpfilt_*_ip.o or xdpfilt_*_all.o).
+///  - allow policy (xdpfilt_alw_*.o, the `xdp-filter load` default): a packet from
+///    `matched_src` yields XDP_DROP, any other IPv4 packet XDP_PASS;
+///  - deny policy (xdpfilt_dny_*.o, `--policy deny`): a packet from `matched_src` yields
+///    XDP_PASS, every other packet XDP_DROP.
+///
+/// Both variants run the same code for a matching packet (two lookups in `filter_ipv4`, the
+/// destination then the source, a hit-counter update and the per-action stats); only the
+/// returned verdict differs. match_verdict() says which one to expect. The object must have the
+/// IPv4 feature (xdpfilt_*_ip.o or xdpfilt_*_all.o) and exactly one policy bit.
 ///
 /// Maps are created fresh and never pinned: nothing is read from or left in /sys/fs/bpf, even
 /// though the object declares LIBBPF_PIN_BY_NAME. The program is not attached anywhere; use
@@ -54,17 +62,17 @@ inline constexpr std::string_view kXdpFilterAllowIpv4Object =
 /// libbpf_set_print() callback in the benchmark's main() to silence it.
 class XdpFilterPeer {
  public:
-  /// Opens and loads `object_path` and adds a source-address drop rule for `denied_src`
-  /// (network byte order, as in `struct in_addr`).
+  /// Opens and loads `object_path` and adds a source-address rule for `matched_src` (network
+  /// byte order, as in `struct in_addr`).
   ///
   /// @throws std::system_error   on I/O, libbpf or bpf() syscall failures (with errno).
-  /// @throws std::runtime_error  if the file is not a usable allow-policy IPv4 xdp-filter object.
-  XdpFilterPeer(const std::filesystem::path& object_path, in_addr denied_src);
+  /// @throws std::runtime_error  if the file is not a usable IPv4 xdp-filter object.
+  XdpFilterPeer(const std::filesystem::path& object_path, in_addr matched_src);
 
-  /// As above, with `denied_src` in dotted-quad form, e.g. "10.0.0.1".
+  /// As above, with `matched_src` in dotted-quad form, e.g. "10.0.0.1".
   ///
-  /// @throws std::invalid_argument if `denied_src` is not an IPv4 address.
-  XdpFilterPeer(const std::filesystem::path& object_path, std::string_view denied_src);
+  /// @throws std::invalid_argument if `matched_src` is not an IPv4 address.
+  XdpFilterPeer(const std::filesystem::path& object_path, std::string_view matched_src);
 
   XdpFilterPeer(const XdpFilterPeer&) = delete;
   XdpFilterPeer& operator=(const XdpFilterPeer&) = delete;
@@ -77,6 +85,13 @@ class XdpFilterPeer {
 
   /// FEAT_* bits read from the object's "features" section (see xdp_filter_feature).
   uint32_t features() const { return features_; }
+
+  /// True for a deny-policy object (unmatched packets drop, matching ones pass).
+  bool deny_policy() const { return (features_ & xdp_filter_feature::kDenyPolicy) != 0; }
+
+  /// The XDP verdict for a packet from `matched_src`: XDP_DROP (1) for an allow-policy object,
+  /// XDP_PASS (2) for a deny-policy one.
+  uint32_t match_verdict() const;
 
   /// Number of packets the rule has matched so far, summed over CPUs (the program adds
   /// 1 << COUNTER_SHIFT to the map value on every hit). Useful to check that a benchmark
@@ -92,7 +107,7 @@ class XdpFilterPeer {
   bpf_map* ipv4_map_ = nullptr;  // Owned by obj_.
   int prog_fd_ = -1;             // Owned by obj_.
   uint32_t features_ = 0;
-  in_addr denied_src_{};
+  in_addr matched_src_{};
 };
 
 }  // namespace netguard::bench

@@ -41,12 +41,36 @@ NG_INLINE __u32 ng_flow_key_stripe(const struct ng_flow_key* key) {
   return (h ^ (h >> 16)) & (NG_LOCK_STRIPES - 1);
 }
 
-NG_INLINE void ng_running_add(struct ng_running* r, __s64 v) {
+/* Adds n copies of v. */
+NG_INLINE void ng_running_add_n(struct ng_running* r, __s64 v, __u64 n) {
+  if (n == 0) return;
   if (r->count == 0 || v < r->min) r->min = v;
   if (r->count == 0 || v > r->max) r->max = v;
-  r->count++;
-  r->sum += v;
-  r->sum_sq += (__u64)(v * v);
+  r->count += n;
+  r->sum += v * (__s64)n;
+  r->sum_sq += (__u64)(v * v) * n;
+}
+
+NG_INLINE void ng_running_add(struct ng_running* r, __s64 v) { ng_running_add_n(r, v, 1); }
+
+/* The wire segments of a packet: GSO cuts a TC egress super-packet into `count` segments of
+ * `size` payload bytes, the last taking the rest (`last`); any other packet is one segment. */
+struct ng_segments {
+  __u32 count;
+  __u32 size;
+  __u32 last;
+};
+
+NG_INLINE struct ng_segments ng_pkt_segments(const struct ng_pkt* pkt) {
+  struct ng_segments s = {1, pkt->payload_len, pkt->payload_len};
+  __u32 n = pkt->gso_segs;
+  __u32 size = pkt->gso_size;
+  if (n > 1 && size > 0 && (__u64)(n - 1) * size < pkt->payload_len) {
+    s.count = n;
+    s.size = size;
+    s.last = pkt->payload_len - (n - 1) * size;
+  }
+  return s;
 }
 
 NG_INLINE __u64 ng_flow_packets(const struct ng_flow* f) {
@@ -59,21 +83,28 @@ NG_INLINE void ng_flow_start(struct ng_flow* f, const struct ng_pkt* pkt, __u8 s
   f->first_ts_ns = ts_ns;
   f->last_ts_ns = ts_ns;
   f->active_start_us = (__s64)(ts_ns / 1000);
-  f->first_payload_len = pkt->payload_len;
+  f->first_payload_len = ng_pkt_segments(pkt).size;
   f->initiator = side;
   f->first_tcp_flags = pkt->tcp_flags;
   f->state = NG_FLOW_ACTIVE;
 }
 
 /*
- * Accounts one packet of an active flow. Times are kept in microseconds, each timestamp truncated
- * once (ts_ns / 1000) before any difference, so the IATs of a flow add up exactly to its duration
- * in microseconds (CICFlowMeter's unit).
+ * Accounts one packet of an active flow as the wire sees it: a GSO super-packet counts as its
+ * segments, sent back to back (inter-arrival 0), each with its own headers; FIN and PSH stay on
+ * the last segment and CWR on the first, as tcp_gso_segment() does.
+ *
+ * Times are kept in microseconds, each timestamp truncated once (ts_ns / 1000) before any
+ * difference, so the IATs of a flow add up exactly to its duration in microseconds
+ * (CICFlowMeter's unit).
  */
 NG_INLINE void ng_flow_add(struct ng_flow* f, const struct ng_pkt* pkt, __u8 side, __u64 ts_ns,
                            __u64 activity_timeout_us) {
   __s64 ts_us = (__s64)(ts_ns / 1000);
   struct ng_dir_stats* d = &f->dir[side == f->initiator ? NG_DIR_FWD : NG_DIR_BWD];
+  const struct ng_segments seg = ng_pkt_segments(pkt);
+  const __u32 extra = seg.count - 1; /* segments after the first */
+  const int first_in_dir = d->payload.count == 0;
 
   if (ng_flow_packets(f) > 0) {
     __s64 last_us = (__s64)(f->last_ts_ns / 1000);
@@ -87,19 +118,25 @@ NG_INLINE void ng_flow_add(struct ng_flow* f, const struct ng_pkt* pkt, __u8 sid
       f->active_start_us = ts_us;
     }
   }
-  if (d->payload.count > 0) ng_running_add(&d->iat, ts_us - d->last_us);
+  ng_running_add_n(&f->iat, 0, extra);
+  if (!first_in_dir) ng_running_add(&d->iat, ts_us - d->last_us);
+  ng_running_add_n(&d->iat, 0, extra);
   d->last_us = ts_us;
 
-  ng_running_add(&d->payload, pkt->payload_len);
-  d->wire_bytes += pkt->wire_len;
-  d->l3_hdr_bytes += pkt->l3_hdr_len;
-  d->l4_hdr_bytes += pkt->l4_hdr_len;
-  if (d->payload.count == 1 || pkt->l4_hdr_len < d->l4_hdr_min) d->l4_hdr_min = pkt->l4_hdr_len;
-  if (pkt->payload_len > 0) d->data_pkts++;
+  ng_running_add_n(&d->payload, seg.size, extra);
+  ng_running_add(&d->payload, seg.last);
+  d->wire_bytes +=
+      pkt->wire_len + (__u64)extra * (pkt->l2_hdr_len + pkt->l3_hdr_len + pkt->l4_hdr_len);
+  d->l3_hdr_bytes += (__u64)seg.count * pkt->l3_hdr_len;
+  d->l4_hdr_bytes += (__u64)seg.count * pkt->l4_hdr_len;
+  if (first_in_dir || pkt->l4_hdr_len < d->l4_hdr_min) d->l4_hdr_min = pkt->l4_hdr_len;
+  d->data_pkts += (seg.size > 0 ? extra : 0) + (seg.last > 0 ? 1 : 0);
   if (pkt->proto == NG_IPPROTO_TCP) {
-    for (int bit = 0; bit < NG_TCP_FLAG_BITS; bit++)
-      d->flag_counts[bit] += (pkt->tcp_flags >> bit) & 1;
-    if (d->payload.count == 1) d->init_win = pkt->window;
+    for (int bit = 0; bit < NG_TCP_FLAG_BITS; bit++) {
+      const __u32 once = (1u << bit) & (NG_TCP_FIN | NG_TCP_PSH | NG_TCP_CWR);
+      d->flag_counts[bit] += ((pkt->tcp_flags >> bit) & 1) * (once ? 1 : seg.count);
+    }
+    if (first_in_dir) d->init_win = pkt->window;
     d->last_win = pkt->window;
   }
   f->last_ts_ns = ts_ns;

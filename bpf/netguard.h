@@ -42,6 +42,8 @@ extern "C" {
  * Ethernet + two VLAN tags + IPv4 with options or IPv6 with extensions + UDP + 256 bytes of DNS. */
 #define NG_SAMPLE_BYTES 384
 
+/* The programs wake a ring reader only once this many bytes wait (see ng_ring_flags()). */
+#define NG_RING_WAKEUP_BYTES (64 * 1024)
 #define NG_IPV6_MAX_EXT_HEADERS 8 /* bound of the IPv6 extension-header walk */
 #define NG_LOCK_STRIPES 1024      /* power of two; see struct ng_lock_stripe */
 #define NG_PIN_ROOT "/sys/fs/bpf/netguard"

@@ -77,7 +77,12 @@ struct ng_pkt {
   __u8 dns_query; /* a DNS query (QR = 0) to port 53 */
   __u8 fragment;  /* 1 for a non-first IP fragment */
   __u8 error;     /* enum ng_parse_error when a parse step returned an error */
-  __u8 pad[2];
+  __u8 pad[1];
+  __u16 l2_hdr_len; /* Ethernet header with VLAN tags */
+  /* A TC egress GSO packet leaves as gso_segs wire segments of gso_size payload bytes each
+   * (the last one takes the rest); 0 or 1 segments: the packet is what the wire sees. */
+  __u16 gso_segs;
+  __u16 gso_size;
 };
 
 /* Returns the current position and advances by len, or NULL when len bytes are not there. */
@@ -128,6 +133,7 @@ NG_INLINE int ng_parse_l3(struct ng_cursor* c, __u32 wire_len, struct ng_pkt* pk
   }
 
   __u32 l3_start = (__u32)(c->pos - eth);
+  pkt->l2_hdr_len = (__u16)l3_start;
   if (proto == NG_ETH_P_IP) {
     const __u8* ip = ng_cursor_take(c, 20);
     if (!ip) return ng_fail(pkt, NG_ERR_IPV4_TRUNCATED);
@@ -185,6 +191,13 @@ NG_INLINE int ng_parse_l3(struct ng_cursor* c, __u32 wire_len, struct ng_pkt* pk
     if (len < 8 || !ng_cursor_take(c, len - 8)) return ng_fail(pkt, NG_ERR_IPV6_EXT_TRUNCATED);
     hdr_len += len;
     next = ext[0];
+  }
+  /* NG_IPV6_MAX_EXT_HEADERS headers are allowed: the limit is only exceeded by one more */
+  if (next != NG_IPPROTO_HOPOPTS && next != NG_IPPROTO_ROUTING && next != NG_IPPROTO_DSTOPTS &&
+      next != NG_IPPROTO_FRAGMENT && next != NG_IPPROTO_AH) {
+    pkt->proto = next;
+    pkt->l3_hdr_len = (__u16)hdr_len;
+    return hdr_len > pkt->ip_len ? ng_fail(pkt, NG_ERR_IPV6_BAD_LENGTH) : NG_L3_IP;
   }
   return ng_fail(pkt, NG_ERR_IPV6_EXT_LIMIT);
 }

@@ -25,6 +25,21 @@ if(NOT CLI11_FOUND)
   message(FATAL_ERROR "CLI11 not found: apt install libcli11-dev (or run scripts/install-deps.sh)")
 endif()
 
+find_package(yaml-cpp CONFIG QUIET)
+if(NOT yaml-cpp_FOUND)
+  message(FATAL_ERROR "yaml-cpp not found: apt install libyaml-cpp-dev (or run scripts/install-deps.sh)")
+endif()
+
+find_package(nlohmann_json CONFIG QUIET)
+if(NOT nlohmann_json_FOUND)
+  message(FATAL_ERROR "nlohmann-json not found: apt install nlohmann-json3-dev (or run scripts/install-deps.sh)")
+endif()
+
+find_package(SQLite3 QUIET)
+if(NOT SQLite3_FOUND)
+  message(FATAL_ERROR "SQLite3 not found: apt install libsqlite3-dev (or run scripts/install-deps.sh)")
+endif()
+
 if(NETGUARD_WITH_BPF)
   netguard_require_pkg(LIBBPF "libbpf>=1.0" libbpf-dev)
 endif()

@@ -9,7 +9,7 @@ PACKAGES=(
   # eBPF
   libbpf-dev bpftool libelf-dev zlib1g-dev xdp-tools
   # agent libraries
-  libspdlog-dev libfmt-dev libcli11-dev
+  libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev libsqlite3-dev nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev iproute2 ethtool
 )

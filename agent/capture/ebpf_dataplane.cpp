@@ -34,6 +34,7 @@ int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
   int n = vsnprintf(line, sizeof(line), format, args);
   std::string_view text(line, std::clamp(n, 0, static_cast<int>(sizeof(line)) - 1));
   while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  if (text.starts_with("libbpf: ")) text.remove_prefix(8);
   switch (level) {
     case LIBBPF_WARN:
       spdlog::warn("libbpf: {}", text);

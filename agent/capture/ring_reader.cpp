@@ -45,8 +45,10 @@ int RingReader::OnRecord(void* ctx, void* data, size_t size) {
 
 int RingReader::Poll(std::chrono::milliseconds timeout) {
   int n = ring_buffer__poll(ring_, static_cast<int>(timeout.count()));
-  if (n == -EINTR) return 0;
-  return CheckErrno(n, "poll ring buffer");
+  if (n == -EINTR) n = 0;
+  CheckErrno(n, "poll ring buffer");
+  // The data plane wakes readers only for batches; whatever arrived below that is read here.
+  return n + Drain();
 }
 
 int RingReader::Drain() { return CheckErrno(ring_buffer__consume(ring_), "drain ring buffer"); }

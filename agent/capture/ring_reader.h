@@ -28,8 +28,9 @@ class RingReader {
   RingReader(const RingReader&) = delete;
   RingReader& operator=(const RingReader&) = delete;
 
-  /// Waits up to `timeout` for records and dispatches all that are ready. Returns the number of
-  /// records consumed (0 on timeout or EINTR). Throws std::system_error on other errors.
+  /// Waits up to `timeout` for a batch of records (the data plane wakes readers only once
+  /// NG_RING_WAKEUP_BYTES are waiting), then dispatches every record in the ring. Returns the
+  /// number of records consumed. Throws std::system_error on errors other than EINTR.
   int Poll(std::chrono::milliseconds timeout);
 
   /// Dispatches whatever is in the ring without waiting.

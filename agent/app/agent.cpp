@@ -1,0 +1,226 @@
+#include "app/agent.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include "capture/blocklist.h"
+#include "capture/bpf_stats.h"
+#include "capture/ebpf_dataplane.h"
+#include "common/clock.h"
+#include "detect/port_scan.h"
+#include "pipeline/flow_pipeline.h"
+#include "pipeline/stream_notifier.h"
+#include "respond/block_manager.h"
+#include "store/store.h"
+
+namespace netguard::app {
+
+const char kVersion[] = "0.1.0";
+
+namespace {
+
+detect::PortScanOptions PortScanFrom(const config::Config& c) {
+  return {.distinct_ports = c.port_scan.distinct_ports, .window = c.port_scan.window};
+}
+
+capture::DataPlaneOptions DataPlaneFrom(const config::Config& c) {
+  capture::DataPlaneOptions o;
+  o.pin_root = c.capture.bpf_pin_dir;
+  o.flow_capacity = c.capture.flow_table_size;
+  o.ring_bytes = c.capture.ring_buffer_bytes;
+  o.activity_timeout = std::chrono::duration_cast<std::chrono::microseconds>(c.flows.activity_timeout);
+  o.active_timeout = c.flows.active_timeout;
+  o.sample_first_n = c.sampling.first_packets;
+  o.sample_every_k = c.sampling.one_in;
+  o.end_on_fin = c.flows.end_on_fin;
+  o.end_on_rst = c.flows.end_on_rst;
+  o.sample_dns = c.sampling.dns_queries;
+  o.sample_arp = c.sampling.arp;
+  return o;
+}
+
+}  // namespace
+
+Agent::Agent(config::Config config, std::string config_path)
+    : config_(std::move(config)), config_path_(std::move(config_path)) {
+  BuildSteps();
+}
+
+Agent::~Agent() { startup_.TearDown(); }
+
+void Agent::BuildSteps() {
+  const config::Config& c = config_;
+  startup_.Add({.name = "open store " + c.store.path,
+                .up = [this, &c] {
+                  store_ = std::make_unique<store::Store>(
+                      store::StoreOptions{.path = c.store.path, .max_flows = c.store.max_flows});
+                },
+                .down = [this] { store_.reset(); },
+                .hint = "check that the directory is writable, or pass --store PATH"});
+  startup_.Add({.name = "load the eBPF data plane",
+                .up =
+                    [this, &c] {
+                      dataplane_ = std::make_unique<capture::EbpfDataPlane>(DataPlaneFrom(c));
+                      blocklist_ = std::make_unique<capture::Blocklist>(
+                          dataplane_->block_v4_fd(), dataplane_->block_v6_fd());
+                    },
+                .down =
+                    [this] {
+                      blocklist_.reset();
+                      dataplane_.reset();
+                    },
+                .hint = "netguardd needs root or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, and a "
+                        "kernel with BTF"});
+  startup_.Add({.name = "restore blocks from the store",
+                .up =
+                    [this, &c] {
+                      blocks_ = std::make_unique<respond::BlockManager>(
+                          *store_, *blocklist_, respond::BlockPolicy{.allowlist = c.allowlist});
+                      const size_t n = blocks_->Restore(WallNowNs());
+                      spdlog::info("{} block(s) enforced", n);
+                    },
+                .down = [this] { blocks_.reset(); }});
+  startup_.Add(
+      {.name = "start the flow pipeline",
+       .up =
+           [this, &c] {
+             notifier_ = std::make_unique<pipeline::StreamNotifier>();
+             pipeline_ = std::make_unique<pipeline::FlowPipeline>(
+                 *dataplane_, *store_, *notifier_,
+                 pipeline::PipelineOptions{.idle_timeout = c.flows.idle_timeout,
+                                           .active_timeout = c.flows.active_timeout,
+                                           .sweep_interval = c.flows.sweep_interval});
+             if (c.port_scan.enabled) {
+               pipeline_->AddDetector(std::make_unique<detect::PortScanDetector>(PortScanFrom(c)));
+             }
+             pipeline_thread_ = std::jthread([this](std::stop_token stop) {
+               try {
+                 pipeline_->Run(stop);
+               } catch (const std::exception& e) {
+                 spdlog::critical("flow pipeline stopped: {}", e.what());
+                 kill(getpid(), SIGTERM);
+               }
+             });
+           },
+       // Runs after capture stopped: drains the ring, finishes every flow, stores them.
+       .down =
+           [this] {
+             pipeline_thread_.request_stop();
+             pipeline_thread_.join();
+             notifier_->Close();
+             spdlog::info("flows flushed: {} finished in total",
+                          pipeline_->counters().flows_finished.load());
+             pipeline_.reset();
+           }});
+  for (const std::string& interface : c.capture.interfaces) {
+    startup_.Add({.name = "attach to " + interface,
+                  .up =
+                      [this, interface, &c] {
+                        dataplane_->Attach(interface,
+                                           c.capture.xdp_generic_only
+                                               ? capture::XdpModePreference::kGenericOnly
+                                               : capture::XdpModePreference::kNativeThenGeneric);
+                      },
+                  .down = [this, interface] { dataplane_->Detach(interface); },
+                  .hint = "check the interface name with `ip link`"});
+  }
+}
+
+void Agent::Reload() {
+  if (config_path_.empty()) {
+    spdlog::info("SIGHUP: no configuration file to reload");
+    return;
+  }
+  config::Config next;
+  try {
+    next = config::LoadConfigFile(config_path_);
+  } catch (const std::exception& e) {
+    spdlog::error("SIGHUP: keeping the running configuration: {}", e.what());
+    return;
+  }
+  spdlog::set_level(spdlog::level::from_str(next.log_level));
+  blocks_->set_allowlist(next.allowlist);
+  pipeline_->WithDetectors([&](auto& detectors) {
+    for (auto& d : detectors) {
+      if (auto* scan = dynamic_cast<detect::PortScanDetector*>(d.get())) {
+        scan->set_options(PortScanFrom(next));
+      }
+    }
+  });
+  if (next.capture != config_.capture || next.flows != config_.flows ||
+      next.sampling != config_.sampling || next.store != config_.store ||
+      next.api != config_.api || next.port_scan.enabled != config_.port_scan.enabled) {
+    spdlog::warn("SIGHUP: capture, flows, sampling, store, api and port_scan.enabled changes "
+                 "take effect at the next restart");
+  }
+  config_.allowlist = next.allowlist;
+  config_.log_level = next.log_level;
+  config_.port_scan.distinct_ports = next.port_scan.distinct_ports;
+  config_.port_scan.window = next.port_scan.window;
+  spdlog::info("SIGHUP: reloaded {}", config_path_);
+}
+
+int Agent::Run() {
+  // Signals are taken synchronously by this thread; every thread started below inherits the
+  // mask, so a SIGTERM during start-up is seen here once start-up is done.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  started_ns_ = WallNowNs();
+  startup_.Run();
+  spdlog::info("netguardd {} running on {} interface(s)", kVersion,
+               config_.capture.interfaces.size());
+
+  const timespec tick{.tv_sec = 1, .tv_nsec = 0};
+  for (;;) {
+    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) {
+      spdlog::info("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      break;
+    }
+    if (sig == SIGHUP) Reload();
+    blocks_->ExpireDue(WallNowNs());
+  }
+  startup_.TearDown();
+  spdlog::info("stopped; blocks stay enforced in {}", config_.capture.bpf_pin_dir);
+  return 0;
+}
+
+AgentStatus Agent::Status() const {
+  AgentStatus s;
+  s.version = kVersion;
+  s.started_ns = started_ns_;
+  for (const capture::Attachment& a : dataplane_->attachments()) {
+    s.interfaces.push_back({.name = a.interface,
+                            .ifindex = a.ifindex,
+                            .backend = "ebpf",
+                            .xdp_mode = std::string(capture::ToString(a.xdp_mode)),
+                            .tc_egress = a.tc_egress});
+  }
+  const capture::StatCounters stats = capture::ReadStats(dataplane_->stats_fd());
+  for (uint32_t i = 0; i < NG_STAT_COUNT; ++i) {
+    s.counters.emplace_back(std::string(capture::StatName(i)), stats[i]);
+  }
+  const pipeline::PipelineCounters& p = pipeline_->counters();
+  s.counters.emplace_back("flows_started", p.flows_started.load());
+  s.counters.emplace_back("flows_finished", p.flows_finished.load());
+  s.counters.emplace_back("flows_swept_idle", p.flows_swept_idle.load());
+  s.counters.emplace_back("flows_swept_active", p.flows_swept_active.load());
+  s.counters.emplace_back("alerts", p.alerts.load());
+  s.counters.emplace_back("malformed_records", p.malformed_records.load());
+  s.ring_drops = stats[NG_STAT_RING_DROPS];
+  s.flow_insert_failures = stats[NG_STAT_FLOW_INSERT_FAILED];
+  s.queue_overflows = 0;  // the pipeline hands flows on synchronously: there is no queue
+  s.flows_evicted = store_->flows_evicted();
+  const int64_t last_loss = p.last_loss_ns.load();
+  s.coverage_degraded = last_loss != 0 && WallNowNs() - last_loss < 60'000'000'000;
+  s.stored_flows = store_->flow_count();
+  s.active_blocks = blocks_->List().size();
+  return s;
+}
+
+}  // namespace netguard::app

@@ -1,0 +1,66 @@
+// The agent: every part of netguardd, started in order and stopped in reverse.
+#ifndef NETGUARD_AGENT_APP_AGENT_H_
+#define NETGUARD_AGENT_APP_AGENT_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "app/startup.h"
+#include "config/config.h"
+#include "core/status.h"
+
+namespace netguard::capture {
+class EbpfDataPlane;
+class Blocklist;
+}  // namespace netguard::capture
+namespace netguard::store {
+class Store;
+}
+namespace netguard::respond {
+class BlockManager;
+}
+namespace netguard::pipeline {
+class FlowPipeline;
+class StreamNotifier;
+}  // namespace netguard::pipeline
+
+namespace netguard::app {
+
+extern const char kVersion[];
+
+class Agent {
+ public:
+  /// `config_path` is re-read on SIGHUP (empty: nothing to reload).
+  Agent(config::Config config, std::string config_path);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  /// Starts every part, serves until SIGINT/SIGTERM, then shuts down in order: stop the API,
+  /// stop capture, flush flows, close the store; the blocklist stays pinned. Returns the exit
+  /// code. SIGHUP reloads the allowlist, log level and port-scan rule.
+  int Run();
+
+  AgentStatus Status() const;
+
+ private:
+  void BuildSteps();
+  void Reload();
+
+  config::Config config_;
+  std::string config_path_;
+  int64_t started_ns_ = 0;
+  Startup startup_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<capture::EbpfDataPlane> dataplane_;
+  std::unique_ptr<capture::Blocklist> blocklist_;
+  std::unique_ptr<respond::BlockManager> blocks_;
+  std::unique_ptr<pipeline::StreamNotifier> notifier_;
+  std::unique_ptr<pipeline::FlowPipeline> pipeline_;
+  std::jthread pipeline_thread_;
+};
+
+}  // namespace netguard::app
+
+#endif  // NETGUARD_AGENT_APP_AGENT_H_
