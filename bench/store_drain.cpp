@@ -9,6 +9,7 @@
 //   BM_AddFlows/cap:1048576/prefill:0  history growing from empty, no eviction
 //   BM_AddFlows/cap:1048576/prefill:1  a full 1M-flow history: every batch evicts 1024 rows
 //   BM_AddFlows/cap:131072/prefill:1   a full small history (the database fits the page cache)
+//   BM_ListFlows/0..4                  queries over a full 1M-flow history (the read trade-off)
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -152,6 +154,57 @@ BENCHMARK(BM_AddFlows)
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0)
     ->UseRealTime();
+
+/// The read side of the zone map: ListFlows over a full 1M-flow history (limit 100).
+void BM_ListFlows(benchmark::State& state) {
+  static const auto* fixture = [] {
+    struct Fixture {
+      TempDir dir;
+      std::unique_ptr<Store> store;
+      std::string common_address;  // a server in ~16 flows, spread over every zone
+      int64_t last_end_ns = 0;
+    };
+    auto* f = new Fixture;
+    f->store = std::make_unique<Store>(
+        StoreOptions{.path = (f->dir.path() / "store.db").string(), .max_flows = 1 << 20});
+    std::vector<std::vector<FlowRecord>> pool = Pool();
+    for (size_t i = 0; f->store->flow_count() < (1u << 20); ++i) {
+      f->store->AddFlows(pool[i % pool.size()]);
+    }
+    f->common_address = netguard::Responder(pool[0][1]).address;
+    f->last_end_ns = pool.back().back().end_ns;
+    return f;
+  }();
+  netguard::store::FlowQuery query;
+  switch (state.range(0)) {
+    case 0:  // newest 100, no filter
+      state.SetLabel("newest");
+      break;
+    case 1:
+      state.SetLabel("address in ~16 flows");
+      query.address = fixture->common_address;
+      break;
+    case 2:
+      state.SetLabel("address absent");
+      query.address = "192.0.2.99";
+      break;
+    case 3:
+      state.SetLabel("last 10 s of flows");  // 200k flows: the zone map narrows nothing much
+      query.since_ns = fixture->last_end_ns - 10'000'000'000;
+      break;
+    default:
+      state.SetLabel("port 53, newest");
+      query.port = 53;
+      break;
+  }
+  size_t rows = 0;
+  for (auto _ : state) {
+    rows = fixture->store->ListFlows(query).size();
+    benchmark::DoNotOptimize(rows);
+  }
+  state.counters["rows"] = static_cast<double>(rows);
+}
+BENCHMARK(BM_ListFlows)->DenseRange(0, 4)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

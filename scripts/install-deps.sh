@@ -10,6 +10,8 @@ PACKAGES=(
   libbpf-dev bpftool libelf-dev zlib1g-dev xdp-tools
   # agent libraries
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev libsqlite3-dev nlohmann-json3-dev
+  # gRPC API and ngctl
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev iproute2 ethtool
 )

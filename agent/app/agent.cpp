@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include "api/server.h"
+#include "api/service.h"
 #include "capture/blocklist.h"
 #include "capture/bpf_stats.h"
 #include "capture/ebpf_dataplane.h"
@@ -124,6 +126,19 @@ void Agent::BuildSteps() {
                   .down = [this, interface] { dataplane_->Detach(interface); },
                   .hint = "check the interface name with `ip link`"});
   }
+  // Last, so it is torn down first: open streams end before capture stops and the store closes.
+  startup_.Add({.name = "start the API on " + c.api.socket,
+                .up =
+                    [this, &c] {
+                      api_ = std::make_unique<api::ApiServer>(
+                          c.api, std::make_unique<api::NetGuardService>(
+                                     [this] { return Status(); }, *store_, blocks_.get(),
+                                     *notifier_));
+                    },
+                .down = [this] { api_.reset(); },
+                .hint = "check that the socket's directory is writable and that no other "
+                        "netguardd runs, or pass --socket PATH; for api.tcp check the address "
+                        "and the TLS and token files"});
 }
 
 void Agent::Reload() {

@@ -24,6 +24,9 @@ namespace netguard::pipeline {
 class FlowPipeline;
 class StreamNotifier;
 }  // namespace netguard::pipeline
+namespace netguard::api {
+class ApiServer;
+}
 
 namespace netguard::app {
 
@@ -59,6 +62,7 @@ class Agent {
   std::unique_ptr<pipeline::StreamNotifier> notifier_;
   std::unique_ptr<pipeline::FlowPipeline> pipeline_;
   std::jthread pipeline_thread_;
+  std::unique_ptr<api::ApiServer> api_;  // started last, stopped first
 };
 
 }  // namespace netguard::app

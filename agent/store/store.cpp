@@ -579,29 +579,33 @@ std::vector<FlowSummary> Store::ListFlows(const FlowQuery& query) const {
   if (query.before_id > 0) zone_filter.Add("zone <= ?", {internal::FlowZone(query.before_id - 1)});
   if (query.since_ns != 0) zone_filter.Add("max_end_ns >= ?", {query.since_ns});
   if (query.until_ns != 0) zone_filter.Add("min_start_ns < ?", {query.until_ns});
-  StmtUse zone_stmt(
-      impl.Prepare("SELECT zone, hosts FROM flow_zones" + zone_filter.Where() +
-                   (query.oldest_first ? " ORDER BY zone ASC" : " ORDER BY zone DESC")));
-  impl.BindAll(zone_stmt.get(), zone_filter, 1, kOp);
-  StmtUse rows(impl.Prepare(std::string("SELECT ") + kFlowColumns +
-                            " FROM flows WHERE id >= ? AND id < ?" + filter.AndMore() + order +
-                            " LIMIT ?"));
-  const uint64_t address_hash = internal::AddressHash(address);
-  while (flows.size() < limit && impl.StepRow(zone_stmt.get(), kOp)) {
-    const int64_t zone = sqlite3_column_int64(zone_stmt.get(), 0);
-    if (!address.empty() &&
-        !internal::BloomMayContain(sqlite3_column_blob(zone_stmt.get(), 1),
-                                   static_cast<size_t>(sqlite3_column_bytes(zone_stmt.get(), 1)),
-                                   address_hash)) {
-      continue;
+  // The filters are read only when an address is wanted (they are 8 KiB a zone).
+  const char* hosts = address.empty() ? "NULL" : "hosts";
+  {
+    StmtUse zone_stmt(impl.Prepare(
+        std::string("SELECT zone, ") + hosts + " FROM flow_zones" + zone_filter.Where() +
+        (query.oldest_first ? " ORDER BY zone ASC" : " ORDER BY zone DESC")));
+    impl.BindAll(zone_stmt.get(), zone_filter, 1, kOp);
+    StmtUse rows(impl.Prepare(std::string("SELECT ") + kFlowColumns +
+                              " FROM flows WHERE id >= ? AND id < ?" + filter.AndMore() + order +
+                              " LIMIT ?"));
+    const uint64_t address_hash = internal::AddressHash(address);
+    while (flows.size() < limit && impl.StepRow(zone_stmt.get(), kOp)) {
+      const int64_t zone = sqlite3_column_int64(zone_stmt.get(), 0);
+      if (!address.empty() &&
+          !internal::BloomMayContain(sqlite3_column_blob(zone_stmt.get(), 1),
+                                     static_cast<size_t>(sqlite3_column_bytes(zone_stmt.get(), 1)),
+                                     address_hash)) {
+        continue;
+      }
+      impl.BindInt(rows.get(), 1, internal::ZoneFirstId(zone), kOp);
+      impl.BindInt(rows.get(), 2, internal::ZoneFirstId(zone + 1), kOp);
+      const int next = impl.BindAll(rows.get(), filter, 3, kOp);
+      impl.BindInt(rows.get(), next, limit - static_cast<uint32_t>(flows.size()), kOp);
+      while (impl.StepRow(rows.get(), kOp)) flows.push_back(impl.ReadFlow(rows.get()));
+      sqlite3_reset(rows.get());
     }
-    impl.BindInt(rows.get(), 1, internal::ZoneFirstId(zone), kOp);
-    impl.BindInt(rows.get(), 2, internal::ZoneFirstId(zone + 1), kOp);
-    const int next = impl.BindAll(rows.get(), filter, 3, kOp);
-    impl.BindInt(rows.get(), next, limit - static_cast<uint32_t>(flows.size()), kOp);
-    while (impl.StepRow(rows.get(), kOp)) flows.push_back(impl.ReadFlow(rows.get()));
-    sqlite3_reset(rows.get());
-  }
+  }  // both statements reset before the commit
   tx.Commit();
   return flows;
 }

@@ -86,11 +86,14 @@ struct BlockRecord {
 };
 
 /// Single-writer store. Every write is one committed transaction before the call returns, so a
-/// crash or restart loses nothing the caller was told is stored. Thread-safe (one connection
-/// behind a mutex).
+/// crash or restart loses nothing the caller was told is stored (WAL with synchronous=FULL: each
+/// commit is fsynced, which covers power loss too). Thread-safe (one connection behind a mutex).
+/// Errors throw StoreError naming the database, the operation and SQLite's message.
 class Store {
  public:
-  /// Opens or creates the database, enables WAL, migrates the schema forward. Throws StoreError.
+  /// Opens or creates the database (":memory:" for a private in-memory one), enables WAL,
+  /// migrates the schema forward. Throws StoreError, also for a database whose schema is newer
+  /// than kSchemaVersion, a file that is not a NetGuard store, or max_flows == 0.
   explicit Store(StoreOptions options);
   ~Store();
   Store(const Store&) = delete;
@@ -104,13 +107,16 @@ class Store {
   void AddAlert(Alert& alert);
   std::vector<Alert> ListAlerts(const AlertQuery& query) const;
   std::optional<Alert> GetAlert(int64_t id) const;
-  /// Return false when no alert has that id.
+  /// Return false when no alert has that id (true again for an already acknowledged alert).
   bool AckAlert(int64_t id);
   bool SetFeedback(int64_t id, Feedback feedback);
 
   /// Stores flows in one transaction, sets their ids and evicts the oldest beyond max_flows. On
   /// error nothing is stored and every id is reset to 0.
   void AddFlows(std::span<FlowRecord> flows);
+  /// Time and address filters skip the 4096-id zones that cannot match (zone map: time span and
+  /// address Bloom filter per zone) and scan the rows of the others; port and protocol are
+  /// checked on the rows.
   std::vector<FlowSummary> ListFlows(const FlowQuery& query) const;
   uint64_t flow_count() const;
   uint64_t flows_evicted() const;  // total since the database was created

@@ -1,19 +1,20 @@
 // The XDP blocklist: LPM lookups by source prefix, drop counters, removal, pinning.
+#include "capture/blocklist.h"
+
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "bpf/dataplane_fixture.h"
 #include "bpf/prog_runner.h"
-#include "capture/blocklist.h"
 #include "common/ip_prefix.h"
 #include "support/packet_builder.h"
 
 namespace netguard::testing {
 namespace {
 
-using capture::Blocklist;
 using capture::BlockEntry;
+using capture::Blocklist;
 
 Frame Udp(const std::string& src, const std::string& dst, size_t payload) {
   return PacketBuilder().Ip(src, dst).Udp(1000, 2000).Payload(payload).Build();
@@ -194,10 +195,9 @@ TEST_F(BlocklistFamilyTest, DroppedBeforeTheTransportHeader) {
   EXPECT_EQ(Xdp(qinq, 3), kXdpDrop);
   EXPECT_EQ(Xdp(v6_ext, 4), kXdpDrop);
   const uint64_t bytes = bad_tcp.size() + fragment.size() + qinq.size() + v6_ext.size();
-  EXPECT_TRUE(StatsDelta(before, Stats(),
-                         {{NG_STAT_XDP_PACKETS, 4},
-                          {NG_STAT_XDP_DROPPED, 4},
-                          {NG_STAT_XDP_DROPPED_BYTES, bytes}}));
+  EXPECT_TRUE(StatsDelta(
+      before, Stats(),
+      {{NG_STAT_XDP_PACKETS, 4}, {NG_STAT_XDP_DROPPED, 4}, {NG_STAT_XDP_DROPPED_BYTES, bytes}}));
   EXPECT_EQ(list.Get(IpPrefix::Parse("198.51.100.0/24"))->packets, 3u);
   EXPECT_EQ(list.Get(IpPrefix::Parse("2001:db8:bad::/48"))->packets, 1u);
   // ARP from a blocked address is not IP: it passes.

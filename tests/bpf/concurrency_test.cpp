@@ -1,7 +1,6 @@
 // One flow updated from two CPUs at once: the striped spin locks must not lose an update.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <pthread.h>
 #include <sched.h>
 
 #include <atomic>
@@ -19,11 +18,12 @@
 namespace netguard::testing {
 namespace {
 
-constexpr uint32_t kCalls = 20;    // BPF_PROG_RUN calls per thread
+constexpr uint32_t kCalls = 20;      // BPF_PROG_RUN calls per thread
 constexpr uint32_t kRepeat = 10000;  // runs per call
 constexpr uint64_t kPerThread = uint64_t{kCalls} * kRepeat;
 
-// Runs `body` on a thread pinned to `cpu`; returns the error it failed with, if any.
+// Starts a thread pinned to `cpu` that waits for its partner, then runs `body`; a failure is
+// left in `error`.
 std::thread Pinned(int cpu, std::atomic<int>& ready, std::string& error,
                    std::function<void()> body) {
   return std::thread([cpu, &ready, &error, body = std::move(body)] {

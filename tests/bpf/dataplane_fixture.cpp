@@ -32,9 +32,9 @@ ng_flow_key KeyOf(const Frame& frame) {
   return key;
 }
 
-::testing::AssertionResult StatsDelta(
-    const capture::StatCounters& before, const capture::StatCounters& after,
-    const std::vector<std::pair<uint32_t, uint64_t>>& expected) {
+::testing::AssertionResult StatsDelta(const capture::StatCounters& before,
+                                      const capture::StatCounters& after,
+                                      const std::vector<std::pair<uint32_t, uint64_t>>& expected) {
   std::ostringstream diff;
   bool ok = true;
   for (uint32_t stat = 0; stat < NG_STAT_COUNT; ++stat) {

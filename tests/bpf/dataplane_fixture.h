@@ -24,8 +24,8 @@ using Frame = std::vector<uint8_t>;
 
 /// One ring record, in ring order.
 struct Record {
-  uint16_t type = 0;        // enum ng_record_type
-  ng_flow_event event{};    // NG_REC_FLOW_START / NG_REC_FLOW_END
+  uint16_t type = 0;          // enum ng_record_type
+  ng_flow_event event{};      // NG_REC_FLOW_START / NG_REC_FLOW_END
   ng_packet_sample sample{};  // NG_REC_PACKET
 };
 

@@ -66,8 +66,7 @@ TEST_F(FlowAccountingTest, BothDirectionsFromXdpAndTcAccumulateExactly) {
   const std::vector<Record> records = Drain();
   ASSERT_EQ(records.size(), 9u);
   ASSERT_EQ(records[0].type, NG_REC_FLOW_START);
-  ExpectEvent(records[0].event, NG_REC_FLOW_START, NG_REASON_START, NG_HOOK_XDP,
-              packets[0].ts_ns);
+  ExpectEvent(records[0].event, NG_REC_FLOW_START, NG_REASON_START, NG_HOOK_XDP, packets[0].ts_ns);
   EXPECT_EQ(PacketCount(records[0].event.flow), 1u);
   EXPECT_EQ(records[0].event.flow.initiator, NG_SIDE_B);
   EXPECT_EQ(records[0].event.flow.first_ts_ns, packets[0].ts_ns);
@@ -264,8 +263,7 @@ TEST_F(FlowAccountingTest, ActiveTimeoutEndsTheFlowAndStartsANewOne) {
   Send({t0 + 1'000'000'001, false, S2C(kAck, 200, 0, 22)});
   events = FlowEvents(Drain());
   ASSERT_EQ(events.size(), 2u);
-  ExpectEvent(events[0], NG_REC_FLOW_END, NG_REASON_ACTIVE_TIMEOUT, NG_HOOK_TC,
-              t0 + 1'000'000'001);
+  ExpectEvent(events[0], NG_REC_FLOW_END, NG_REASON_ACTIVE_TIMEOUT, NG_HOOK_TC, t0 + 1'000'000'001);
   ExpectFlowEq(events[0].flow, *old);
   EXPECT_EQ(events[0].flow.last_ts_ns, t0 + 1'000'000'000);
   ExpectRunningEq(events[0].flow.iat, Running({400'000, 600'000}), "old iat");

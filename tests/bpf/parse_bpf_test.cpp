@@ -110,18 +110,16 @@ class ParseBpfTest : public DataPlaneTest {
   }
 
   void CheckFlow(const ParseCase& c, uint8_t hook, uint64_t ts_ns,
-                 const std::vector<Record>& records,
-                 const std::vector<capture::FlowEntry>& flows) {
+                 const std::vector<Record>& records, const std::vector<capture::FlowEntry>& flows) {
     ASSERT_EQ(flows.size(), 1u);
     const ng_flow_key& key = flows[0].key;
     const ng_flow& flow = flows[0].flow;
 
     // The key holds the sender on the side the flow says initiated it, the receiver opposite.
     const uint8_t sender = flow.initiator;
-    const ng_flow_key want_key =
-        sender == NG_SIDE_A
-            ? HandKey(c.src, c.sport, c.dst, c.dport, c.proto, c.vlan_id)
-            : HandKey(c.dst, c.dport, c.src, c.sport, c.proto, c.vlan_id);
+    const ng_flow_key want_key = sender == NG_SIDE_A
+                                     ? HandKey(c.src, c.sport, c.dst, c.dport, c.proto, c.vlan_id)
+                                     : HandKey(c.dst, c.dport, c.src, c.sport, c.proto, c.vlan_id);
     EXPECT_TRUE(SameKey(key, want_key)) << KeyString(key) << " vs " << KeyString(want_key);
     EXPECT_TRUE(SameKey(key, KeyOf(c.frame))) << "kernel and user-space keys differ";
 
@@ -132,7 +130,8 @@ class ParseBpfTest : public DataPlaneTest {
     fwd.l3_hdr_bytes = c.l3_hdr_len;
     fwd.l4_hdr_bytes = c.l4_hdr_len;
     fwd.last_us = static_cast<int64_t>(ts_ns / 1000);
-    for (int bit = 0; bit < NG_TCP_FLAG_BITS; ++bit) fwd.flag_counts[bit] = (c.tcp_flags >> bit) & 1;
+    for (int bit = 0; bit < NG_TCP_FLAG_BITS; ++bit)
+      fwd.flag_counts[bit] = (c.tcp_flags >> bit) & 1;
     fwd.data_pkts = c.payload_len > 0 ? 1 : 0;
     fwd.l4_hdr_min = c.l4_hdr_len;
     fwd.init_win = fwd.last_win = c.window;

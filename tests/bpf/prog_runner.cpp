@@ -15,9 +15,9 @@ namespace {
 constexpr uint32_t kMetaBytes = sizeof(uint64_t);
 
 [[noreturn]] void Fail(int err, const char* hook, size_t frame_len) {
-  throw std::system_error(err, std::generic_category(),
-                          std::string("BPF_PROG_RUN ") + hook + " (frame " +
-                              std::to_string(frame_len) + " B)");
+  throw std::system_error(
+      err, std::generic_category(),
+      std::string("BPF_PROG_RUN ") + hook + " (frame " + std::to_string(frame_len) + " B)");
 }
 
 }  // namespace

@@ -68,7 +68,8 @@ TEST_F(SamplingTest, FirstNThenOneInK) {
   LoadSampling(/*first_n=*/3, /*every_k=*/4);
   const std::vector<Frame> frames = SendFlow(16);
   constexpr uint8_t kFirst = NG_SAMPLE_FIRST_N, kK = NG_SAMPLE_ONE_IN_K;
-  ExpectSamples(Samples(Drain()), frames, {1, 2, 3, 7, 11, 15}, {kFirst, kFirst, kFirst, kK, kK, kK});
+  ExpectSamples(Samples(Drain()), frames, {1, 2, 3, 7, 11, 15},
+                {kFirst, kFirst, kFirst, kK, kK, kK});
   EXPECT_EQ(Stats()[NG_STAT_SAMPLES], 6u);
 }
 
@@ -90,27 +91,29 @@ TEST_F(SamplingTest, EveryDnsQueryIsSampledWithItsBytes) {
   LoadSampling(/*first_n=*/1, /*every_k=*/0);
   using parse_cases::Dns;
   const Frame first = PacketBuilder().Ip("10.0.0.1", "10.0.0.53").Udp(33000, 53).Build();
-  const Frame query = PacketBuilder().Ip("10.0.0.1", "10.0.0.53").Udp(33000, 53).Payload(Dns(0x0100)).Build();
+  const Frame query =
+      PacketBuilder().Ip("10.0.0.1", "10.0.0.53").Udp(33000, 53).Payload(Dns(0x0100)).Build();
   const Frame response =
       PacketBuilder().Ip("10.0.0.53", "10.0.0.1").Udp(53, 33000).Payload(Dns(0x8180)).Build();
-  const Frame qr_set = PacketBuilder().Ip("10.0.0.1", "10.0.0.53").Udp(33000, 53).Payload(Dns(0x8000)).Build();
+  const Frame qr_set =
+      PacketBuilder().Ip("10.0.0.1", "10.0.0.53").Udp(33000, 53).Payload(Dns(0x8000)).Build();
   const Frame tcp_query = PacketBuilder()
                               .Ip("2001:db8::1", "2001:db8::53")
                               .Tcp(40000, 53, NG_TCP_PSH | NG_TCP_ACK)
                               .Payload(Dns(0x0100, true))
                               .Build();
-  EXPECT_EQ(Xdp(first, 1'000), kXdpPass);      // packet 1 of the flow: first-N
-  EXPECT_EQ(Xdp(query, 2'000), kXdpPass);      // query: sampled
-  EXPECT_EQ(Xdp(response, 3'000), kXdpPass);   // response: not a query
-  EXPECT_EQ(Xdp(qr_set, 4'000), kXdpPass);     // QR = 1 to port 53: not a query
-  EXPECT_EQ(Xdp(query, 5'000), kXdpPass);      // every query, however late in the flow
+  EXPECT_EQ(Xdp(first, 1'000), kXdpPass);     // packet 1 of the flow: first-N
+  EXPECT_EQ(Xdp(query, 2'000), kXdpPass);     // query: sampled
+  EXPECT_EQ(Xdp(response, 3'000), kXdpPass);  // response: not a query
+  EXPECT_EQ(Xdp(qr_set, 4'000), kXdpPass);    // QR = 1 to port 53: not a query
+  EXPECT_EQ(Xdp(query, 5'000), kXdpPass);     // every query, however late in the flow
   EXPECT_EQ(Tc(tcp_query, 6'000), kTcActOk);  // DNS over TCP, first packet of its flow
   const std::vector<ng_packet_sample> samples = Samples(Drain());
   ASSERT_EQ(samples.size(), 4u);
   const std::vector<std::pair<const Frame*, uint64_t>> want = {
       {&first, 1'000}, {&query, 2'000}, {&query, 5'000}, {&tcp_query, 6'000}};
-  const std::vector<uint8_t> reasons = {NG_SAMPLE_FIRST_N, NG_SAMPLE_DNS_QUERY,
-                                        NG_SAMPLE_DNS_QUERY, NG_SAMPLE_DNS_QUERY};
+  const std::vector<uint8_t> reasons = {NG_SAMPLE_FIRST_N, NG_SAMPLE_DNS_QUERY, NG_SAMPLE_DNS_QUERY,
+                                        NG_SAMPLE_DNS_QUERY};
   for (size_t i = 0; i < samples.size(); ++i) {
     SCOPED_TRACE("sample " + std::to_string(i));
     const Frame& frame = *want[i].first;
@@ -140,7 +143,8 @@ TEST_F(SamplingTest, DnsSamplingCanBeTurnedOff) {
 }
 
 TEST_F(SamplingTest, LargeFramesAreCutAt384Bytes) {
-  const Frame big = PacketBuilder().Ip("2001:db8::1", "2001:db8::2").Udp(1, 2).Payload(1400).Build();
+  const Frame big =
+      PacketBuilder().Ip("2001:db8::1", "2001:db8::2").Udp(1, 2).Payload(1400).Build();
   ASSERT_GT(big.size(), size_t{NG_SAMPLE_BYTES});
   EXPECT_EQ(Xdp(big, 7), kXdpPass);
   EXPECT_EQ(Tc(big, 8), kTcActOk);
@@ -149,7 +153,8 @@ TEST_F(SamplingTest, LargeFramesAreCutAt384Bytes) {
   for (const ng_packet_sample& s : samples) {
     EXPECT_EQ(s.wire_len, big.size());
     ASSERT_EQ(s.cap_len, NG_SAMPLE_BYTES);
-    EXPECT_EQ(Frame(s.data, s.data + NG_SAMPLE_BYTES), Frame(big.begin(), big.begin() + NG_SAMPLE_BYTES));
+    EXPECT_EQ(Frame(s.data, s.data + NG_SAMPLE_BYTES),
+              Frame(big.begin(), big.begin() + NG_SAMPLE_BYTES));
   }
   const std::optional<ng_flow> flow = Flow(KeyOf(big));
   ASSERT_TRUE(flow.has_value());

@@ -150,16 +150,16 @@ inline std::vector<ScenarioPacket> Packets() {
   constexpr uint8_t kSyn = NG_TCP_SYN, kAck = NG_TCP_ACK, kPsh = NG_TCP_PSH;
   constexpr uint8_t kUrg = NG_TCP_URG, kEce = NG_TCP_ECE, kCwr = NG_TCP_CWR;
   return {
-      // ts (ns)         fwd    frame                                              ts (us)
-      {1'000'000'500, true, C2S(kSyn, 64240, 12, 0)},                           // 1'000'000
-      {1'000'200'900, false, S2C(kSyn | kAck, 65160, 12, 0)},                   // 1'000'200
-      {1'000'300'000, true, C2S(kAck, 502, 0, 0)},                              // 1'000'300
-      {1'001'000'999, true, C2S(kPsh | kAck, 502, 0, 100)},                     // 1'001'000
-      {1'002'500'001, false, S2C(kPsh | kAck, 509, 0, 1000)},                   // 1'002'500
-      {8'000'000'000, true, C2S(kPsh | kAck, 501, 0, 50)},                      // 8'000'000
-      {8'000'001'000, false, S2C(kAck | kUrg | kEce | kCwr, 509, 0, 0)},        // 8'000'001
-      {14'000'000'000, true, C2S(kAck, 500, 8, 10)},                            // 14'000'000
-      {14'000'000'200, false, S2C(kAck, 509, 0, 7)},                            // 14'000'000
+      // {ts (ns), from the client, frame (flags, window, option bytes, payload)}  // ts (us)
+      {1'000'000'500, true, C2S(kSyn, 64240, 12, 0)},                     // 1'000'000
+      {1'000'200'900, false, S2C(kSyn | kAck, 65160, 12, 0)},             // 1'000'200
+      {1'000'300'000, true, C2S(kAck, 502, 0, 0)},                        // 1'000'300
+      {1'001'000'999, true, C2S(kPsh | kAck, 502, 0, 100)},               // 1'001'000
+      {1'002'500'001, false, S2C(kPsh | kAck, 509, 0, 1000)},             // 1'002'500
+      {8'000'000'000, true, C2S(kPsh | kAck, 501, 0, 50)},                // 8'000'000
+      {8'000'001'000, false, S2C(kAck | kUrg | kEce | kCwr, 509, 0, 0)},  // 8'000'001
+      {14'000'000'000, true, C2S(kAck, 500, 8, 10)},                      // 14'000'000
+      {14'000'000'200, false, S2C(kAck, 509, 0, 7)},                      // 14'000'000
   };
 }
 

@@ -27,7 +27,8 @@ struct Layout {
   std::vector<Member> members;
 };
 
-#define NG_MEMBER(type, field) Member{#field, offsetof(type, field)}
+#define NG_MEMBER(type, field) \
+  Member { #field, offsetof(type, field) }
 
 std::vector<Layout> SharedLayouts() {
   return {

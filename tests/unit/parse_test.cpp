@@ -176,8 +176,7 @@ TEST(FlowKeyTest, SameAddressesAreOrderedByPort) {
 
 TEST(FlowKeyTest, VlanIsPartOfTheKey) {
   const ng_pkt plain = Pkt(PacketBuilder().Ip("10.0.0.1", "10.0.0.2").Udp(1, 2).Build());
-  const ng_pkt tagged =
-      Pkt(PacketBuilder().Vlan(300).Ip("10.0.0.1", "10.0.0.2").Udp(1, 2).Build());
+  const ng_pkt tagged = Pkt(PacketBuilder().Vlan(300).Ip("10.0.0.1", "10.0.0.2").Udp(1, 2).Build());
   ng_flow_key k_plain{};
   ng_flow_key k_tagged{};
   ng_flow_key_make(&plain, &k_plain);
@@ -211,8 +210,8 @@ class FlowStepTest : public ::testing::Test {
     const uint8_t side = ng_flow_key_make(&pkt, &key);
     EXPECT_TRUE(SameKey(key, key_)) << KeyString(key);
     Step s;
-    s.result = ng_flow_step(&flow_, &pkt, side, ts_ns, &params, &s.expired, &s.started,
-                            &s.finished, &s.reason);
+    s.result = ng_flow_step(&flow_, &pkt, side, ts_ns, &params, &s.expired, &s.started, &s.finished,
+                            &s.reason);
     return s;
   }
 
@@ -367,8 +366,8 @@ TEST_F(FlowStepTest, UdpNeverEndsOnFlags) {
   const uint8_t side = ng_flow_key_make(&pkt, &key);
   EXPECT_TRUE(SameKey(key, HandKey("10.0.0.2", 80, "10.0.0.9", 40000, 17)));
   Step s;
-  s.result = ng_flow_step(&flow_, &pkt, side, 1, &kParams, &s.expired, &s.started, &s.finished,
-                          &s.reason);
+  s.result =
+      ng_flow_step(&flow_, &pkt, side, 1, &kParams, &s.expired, &s.started, &s.finished, &s.reason);
   EXPECT_EQ(s.result, uint32_t{NG_STEP_STARTED});
   EXPECT_EQ(flow_.dir[NG_DIR_FWD].flag_counts[0], 0u);
   EXPECT_EQ(flow_.dir[NG_DIR_FWD].init_win, 0);

@@ -252,6 +252,17 @@ TEST_F(StoreTest, CorruptPagesGiveStoreErrorNotACrash) {
 
 TEST_F(StoreTest, RejectsAZeroFlowCap) { EXPECT_THROW(Open(0), StoreError); }
 
+TEST_F(StoreTest, InMemoryDatabase) {
+  Store store(StoreOptions{.path = ":memory:"});
+  EXPECT_EQ(store.schema_version(), Store::kSchemaVersion);
+  Alert alert = MakeAlert(1, "10.0.0.1", "10.0.0.2", "X", Severity::kInfo);
+  store.AddAlert(alert);
+  std::vector<FlowRecord> flows = ManyFlows(0, 3);
+  store.AddFlows(flows);
+  EXPECT_EQ(store.ListAlerts({}).size(), 1u);
+  EXPECT_EQ(store.ListFlows({.address = "192.0.2.1"}).size(), 3u);
+}
+
 // ---- Alerts ----
 
 TEST_F(StoreTest, AlertRoundTripsEveryField) {
@@ -692,6 +703,34 @@ TEST(FlowZoneBloomTest, HasNoFalseNegativesAndFewFalsePositives) {
   EXPECT_TRUE(internal::BloomMayContain(bloom.data(), 3, 42));  // wrong size: anything
   // The hash is stored on disk: it must not change.
   EXPECT_EQ(internal::AddressHash("10.0.0.1"), 0x7fb1b600f0f5c6d3ull);
+}
+
+TEST_F(StoreTest, FailedAddFlowsStoresNothing) {
+  auto store = Open(10);
+  std::vector<FlowRecord> first = ManyFlows(0, 12);  // 2 evicted
+  store->AddFlows(first);
+  // A trigger (added behind the store's back) makes the 5th row of the next batch fail.
+  RawExec(path_,
+          "CREATE TRIGGER fail BEFORE INSERT ON flows WHEN NEW.src_port = 1104 "
+          "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+  std::vector<FlowRecord> batch = ManyFlows(100, 10);
+  try {
+    store->AddFlows(batch);
+    FAIL() << "expected StoreError";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("add flows: injected failure"), std::string::npos)
+        << e.what();
+  }
+  for (const FlowRecord& flow : batch) EXPECT_EQ(flow.id, 0);
+  EXPECT_EQ(store->flow_count(), 10u);
+  EXPECT_EQ(store->flows_evicted(), 2u);
+  EXPECT_EQ(store->ListFlows({}).front().id, first.back().id);
+  // The store keeps working, and ids continue without a gap.
+  RawExec(path_, "DROP TRIGGER fail;");
+  std::vector<FlowRecord> next = ManyFlows(200, 1);
+  store->AddFlows(next);
+  EXPECT_EQ(next[0].id, first.back().id + 1);
+  EXPECT_EQ(store->flows_evicted(), 3u);
 }
 
 // ---- Blocks ----
