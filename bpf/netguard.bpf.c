@@ -54,8 +54,10 @@ static __always_inline struct ng_block_counters* ng_blocked(const struct ng_pkt*
 /* Wake the agent only once the ring holds a batch worth reading: a wake-up per record costs the
  * sending CPU an interrupt (~55 ns per packet measured, docs/benchmarks.md). The agent also
  * reads the ring on a short timer (RingReader::Poll), so a record waits at most that long. */
-static __always_inline __u64 ng_ring_flags(void) {
-  return bpf_ringbuf_query(&ng_events, BPF_RB_AVAIL_DATA) >= NG_RING_WAKEUP_BYTES
+/* `waiting`: bytes in the ring including this record of `size` bytes. Wakes the reader once, as
+ * the waiting data crosses NG_RING_WAKEUP_BYTES; a record below or beyond it wakes nobody. */
+static __always_inline __u64 ng_ring_flags(__u64 waiting, __u64 size) {
+  return waiting >= NG_RING_WAKEUP_BYTES && waiting - size < NG_RING_WAKEUP_BYTES
              ? BPF_RB_FORCE_WAKEUP
              : BPF_RB_NO_WAKEUP;
 }
@@ -68,7 +70,10 @@ static __always_inline void ng_emit(struct ng_flow_event* ev, __u16 type, __u8 r
   ev->hdr.ifindex = ifindex;
   ev->hdr.ts_ns = ts_ns;
   ev->key = *key;
-  if (bpf_ringbuf_output(&ng_events, ev, sizeof(*ev), ng_ring_flags()))
+  if (bpf_ringbuf_output(
+          &ng_events, ev, sizeof(*ev),
+          ng_ring_flags(bpf_ringbuf_query(&ng_events, BPF_RB_AVAIL_DATA) + sizeof(*ev),
+                        sizeof(*ev))))
     ng_count(NG_STAT_RING_DROPS, 1);
 }
 
@@ -83,8 +88,9 @@ struct ng_sample_plan {
  * Accounts a parsed packet to its flow and emits flow start/end records. Fills plan with the
  * sampling decision: every DNS query, the first N packets of a flow, then one in K.
  */
-static __always_inline void ng_track(const struct ng_pkt* pkt, __u64 ts_ns, __u8 hook,
-                                     __u32 ifindex, struct ng_sample_plan* plan) {
+__attribute__((noinline)) int ng_track(const struct ng_pkt* pkt, __u64 ts_ns, __u32 hook,
+                                       __u32 ifindex, struct ng_sample_plan* plan) {
+  if (!pkt || !plan || hook >= NG_HOOK_COUNT) return 0;
   struct ng_flow_key* key = &plan->key;
   __u8 side = ng_flow_key_make(pkt, key);
   plan->side = side;
@@ -96,7 +102,7 @@ static __always_inline void ng_track(const struct ng_pkt* pkt, __u64 ts_ns, __u8
       flow = bpf_map_lookup_elem(&ng_flows, key);
     if (!flow) {
       ng_count(NG_STAT_FLOW_INSERT_FAILED, 1);
-      return;
+      return 0;
     }
   }
 
@@ -108,7 +114,7 @@ static __always_inline void ng_track(const struct ng_pkt* pkt, __u64 ts_ns, __u8
   struct ng_flow_event* started = bpf_map_lookup_elem(&ng_scratch, &slot);
   slot++;
   struct ng_flow_event* finished = bpf_map_lookup_elem(&ng_scratch, &slot);
-  if (!lock || !expired || !started || !finished) return;
+  if (!lock || !expired || !started || !finished) return 0;
 
   struct ng_step_params params = {
       .activity_timeout_us = ng_cfg.activity_timeout_us,
@@ -143,6 +149,7 @@ static __always_inline void ng_track(const struct ng_pkt* pkt, __u64 ts_ns, __u8
     plan->reason = NG_SAMPLE_FIRST_N;
   else if (every_k && (packets - first_n) % every_k == 0)
     plan->reason = NG_SAMPLE_ONE_IN_K;
+  return 0;
 }
 
 /* Reserves a sample record and fills everything but data[] and cap_len. */
@@ -183,7 +190,9 @@ static __always_inline void ng_sample_xdp(struct xdp_md* ctx, const struct ng_sa
   if (!s) return;
   __u64 cap = ng_cap_len(wire_len);
   if (cap > 0 && bpf_xdp_load_bytes(ctx, 0, s->data, cap) == 0) s->cap_len = (__u16)cap;
-  bpf_ringbuf_submit(s, ng_ring_flags());
+  /* the reservation already counts as waiting data */
+  bpf_ringbuf_submit(s,
+                     ng_ring_flags(bpf_ringbuf_query(&ng_events, BPF_RB_AVAIL_DATA), sizeof(*s)));
 }
 
 static __always_inline void ng_sample_tc(struct __sk_buff* skb, const struct ng_sample_plan* plan,
@@ -192,7 +201,9 @@ static __always_inline void ng_sample_tc(struct __sk_buff* skb, const struct ng_
   if (!s) return;
   __u64 cap = ng_cap_len(skb->len);
   if (cap > 0 && bpf_skb_load_bytes(skb, 0, s->data, cap) == 0) s->cap_len = (__u16)cap;
-  bpf_ringbuf_submit(s, ng_ring_flags());
+  /* the reservation already counts as waiting data */
+  bpf_ringbuf_submit(s,
+                     ng_ring_flags(bpf_ringbuf_query(&ng_events, BPF_RB_AVAIL_DATA), sizeof(*s)));
 }
 
 static __always_inline __u64 ng_xdp_now(struct xdp_md* ctx) {

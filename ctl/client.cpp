@@ -104,12 +104,14 @@ Client::Client(Target target) : target_(std::move(target)) {
       credentials = grpc::InsecureChannelCredentials();
     } else {
       grpc::SslCredentialsOptions ssl;
-      if (!target_.ca_cert.empty()) ssl.pem_root_certs = ReadFile(target_.ca_cert, "CA certificate");
+      if (!target_.ca_cert.empty())
+        ssl.pem_root_certs = ReadFile(target_.ca_cert, "CA certificate");
       credentials = grpc::SslCredentials(ssl);
       if (!target_.token_file.empty()) {
         const std::string token = Trim(ReadFile(target_.token_file, "token file"));
         if (token.empty()) {
-          throw CommandError(kExitUsage, "ngctl: the token file " + target_.token_file + " is empty");
+          throw CommandError(kExitUsage,
+                             "ngctl: the token file " + target_.token_file + " is empty");
         }
         credentials =
             grpc::CompositeChannelCredentials(credentials, grpc::AccessTokenCredentials(token));
@@ -128,9 +130,8 @@ CommandError Client::Unreachable(const std::string& reason) const {
   const std::string hint = target_.addr.empty()
                                ? "is it running? are you in the netguard group?"
                                : "is it running? check --addr, --ca-cert and --token-file";
-  return CommandError(kExitUnreachable,
-                      "ngctl: cannot reach netguardd at " + Describe() + ": " + reason + " (" +
-                          hint + ")");
+  return CommandError(kExitUnreachable, "ngctl: cannot reach netguardd at " + Describe() + ": " +
+                                            reason + " (" + hint + ")");
 }
 
 void Client::Connect(std::chrono::milliseconds timeout) {

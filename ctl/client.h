@@ -25,6 +25,7 @@ enum ExitCode : int {
 /// Ends the command with `code`; what() is the one line printed on stderr.
 class CommandError : public std::runtime_error {
  public:
+  /// `message` is the whole line, "ngctl: " included.
   CommandError(ExitCode code, const std::string& message)
       : std::runtime_error(message), code_(code) {}
   ExitCode code() const { return code_; }
@@ -52,6 +53,7 @@ class Client {
   /// reason) when there is none.
   void Connect(std::chrono::milliseconds timeout = std::chrono::seconds(2));
 
+  /// The generated stub on the channel.
   v1::NetGuard::Stub& stub() { return *stub_; }
 
   /// A context for a unary call (with a deadline) or a stream (none).

@@ -102,8 +102,8 @@ int Follow(Client& client, int64_t last, Open open, Handle handle) {
 // first. `call(request, response)` makes one call.
 template <typename Request, typename Response, typename Item, typename Call, typename Items,
           typename Keep>
-std::vector<Item> Collect(Client& client, Request request, uint32_t limit, bool filtered,
-                          Call call, Items items, Keep keep) {
+std::vector<Item> Collect(Client& client, Request request, uint32_t limit, bool filtered, Call call,
+                          Items items, Keep keep) {
   std::vector<Item> out;
   request.set_page_size(filtered ? 1000 : std::min<uint32_t>(limit, 10000));
   for (;;) {
@@ -181,13 +181,13 @@ int RunAlerts(Client& client, Format format, const AlertsOptions& o) {
   request.set_address(address);
   request.set_alert_class(o.alert_class);
   request.set_min_severity(o.min_severity);
-  const std::vector<v1::Alert> alerts = Collect<v1::ListAlertsRequest, v1::ListAlertsResponse,
-                                                v1::Alert>(
-      client, request, o.limit, !src.empty() || !dst.empty(),
-      [&](const v1::ListAlertsRequest& r, v1::ListAlertsResponse* out) {
-        return client.stub().ListAlerts(client.UnaryContext().get(), r, out);
-      },
-      [](const v1::ListAlertsResponse& r) -> const auto& { return r.alerts(); }, keep);
+  const std::vector<v1::Alert> alerts =
+      Collect<v1::ListAlertsRequest, v1::ListAlertsResponse, v1::Alert>(
+          client, request, o.limit, !src.empty() || !dst.empty(),
+          [&](const v1::ListAlertsRequest& r, v1::ListAlertsResponse* out) {
+            return client.stub().ListAlerts(client.UnaryContext().get(), r, out);
+          },
+          [](const v1::ListAlertsResponse& r) -> const auto& { return r.alerts(); }, keep);
   if (!o.follow) {
     PrintAlerts(format, alerts);
     return kExitOk;
@@ -228,14 +228,14 @@ int RunFlows(Client& client, Format format, const FlowsOptions& o) {
   request.set_address(o.address);
   request.set_port(o.port);
   request.set_protocol(o.protocol);
-  const std::vector<v1::Flow> flows = Collect<v1::ListFlowsRequest, v1::ListFlowsResponse,
-                                              v1::Flow>(
-      client, request, o.limit, false,
-      [&](const v1::ListFlowsRequest& r, v1::ListFlowsResponse* out) {
-        return client.stub().ListFlows(client.UnaryContext().get(), r, out);
-      },
-      [](const v1::ListFlowsResponse& r) -> const auto& { return r.flows(); },
-      [](const v1::Flow&) { return true; });
+  const std::vector<v1::Flow> flows =
+      Collect<v1::ListFlowsRequest, v1::ListFlowsResponse, v1::Flow>(
+          client, request, o.limit, false,
+          [&](const v1::ListFlowsRequest& r, v1::ListFlowsResponse* out) {
+            return client.stub().ListFlows(client.UnaryContext().get(), r, out);
+          },
+          [](const v1::ListFlowsResponse& r) -> const auto& { return r.flows(); },
+          [](const v1::Flow&) { return true; });
   if (!o.follow) {
     if (format == Format::kJson) {
       for (const v1::Flow& f : flows) std::cout << ToJsonLine(f) << '\n';

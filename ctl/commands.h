@@ -46,6 +46,7 @@ int RunFlows(Client& client, Format format, const FlowsOptions& options);
 /// Blocks `prefix` (ttl 0: until unblocked) and prints the entry.
 int RunBlock(Client& client, Format format, const std::string& prefix, uint32_t ttl_seconds,
              const std::string& reason);
+/// Removes the block of `prefix`.
 int RunUnblock(Client& client, Format format, const std::string& prefix);
 /// Every block with its live drop counters.
 int RunBlocks(Client& client, Format format);

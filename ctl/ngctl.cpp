@@ -27,9 +27,10 @@ std::optional<int64_t> SinceOption(const std::string& text) {
   if (text.empty()) return std::nullopt;
   std::optional<int64_t> ns = netguard::ctl::ParseSinceNs(text, netguard::ctl::NowNs());
   if (!ns) {
-    throw CommandError(kExitUsage, "ngctl: --since: expected a duration such as 30m or 2h, or an "
-                                   "RFC 3339 time such as 2024-05-01T12:00:00Z, got '" +
-                                       text + "'");
+    throw CommandError(kExitUsage,
+                       "ngctl: --since: expected a duration such as 30m or 2h, or an "
+                       "RFC 3339 time such as 2024-05-01T12:00:00Z, got '" +
+                           text + "'");
   }
   return ns;
 }
@@ -47,8 +48,8 @@ uint32_t TtlOption(const std::string& text) {
   const std::optional<int64_t> ns = netguard::ctl::ParseDurationNs(text);
   const int64_t seconds = ns ? (*ns + 999'999'999) / 1'000'000'000 : 0;
   if (!ns || seconds > std::numeric_limits<uint32_t>::max()) {
-    throw CommandError(kExitUsage,
-                       "ngctl: --ttl: expected a duration such as 30m, 12h or 7d, got '" + text + "'");
+    throw CommandError(
+        kExitUsage, "ngctl: --ttl: expected a duration such as 30m, 12h or 7d, got '" + text + "'");
   }
   return static_cast<uint32_t>(seconds);
 }
@@ -58,8 +59,9 @@ uint32_t TtlOption(const std::string& text) {
 int main(int argc, char** argv) {
   if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function(QuietGrpcLog);
 
-  CLI::App app{"ngctl - query and control the NetGuard agent (netguardd).\n"
-               "Exit codes: 0 ok, 1 agent error, 2 usage, 3 agent unreachable."};
+  CLI::App app{
+      "ngctl - query and control the NetGuard agent (netguardd).\n"
+      "Exit codes: 0 ok, 1 agent error, 2 usage, 3 agent unreachable."};
   app.require_subcommand(1);
   app.fallthrough();
 
@@ -73,7 +75,8 @@ int main(int argc, char** argv) {
                  "before the subcommand");
   app.add_option("--token-file", target.token_file, "File with the bearer token (TCP)");
   app.add_option("--ca-cert", target.ca_cert, "PEM CA certificate of the agent's TLS listener");
-  app.add_flag("--insecure", target.insecure, "Plaintext TCP (an api.tcp.insecure loopback listener)");
+  app.add_flag("--insecure", target.insecure,
+               "Plaintext TCP (an api.tcp.insecure loopback listener)");
 
   CLI::App* status = app.add_subcommand("status", "Version, uptime, capture, counters and loss");
 
@@ -81,7 +84,8 @@ int main(int argc, char** argv) {
   std::string alerts_since;
   std::string severity;
   CLI::App* alerts = app.add_subcommand("alerts", "Stored alerts, oldest first (newest last)");
-  alerts->add_option("--since", alerts_since, "Only alerts since DUR ago (30m, 2h) or an RFC 3339 time");
+  alerts->add_option("--since", alerts_since,
+                     "Only alerts since DUR ago (30m, 2h) or an RFC 3339 time");
   alerts->add_option("--class", alerts_options.alert_class, "Alert class, e.g. PortScan");
   alerts->add_option("--src", alerts_options.src, "Source address");
   alerts->add_option("--dst", alerts_options.dst, "Destination address");

@@ -109,7 +109,7 @@ std::string Endpoint(const std::string& address, uint32_t port) {
 }
 
 std::vector<std::string> AlertHeader(bool wide) {
-  std::vector<std::string> h = {"ID",     "TIME",        "SEVERITY", "CLASS", "SOURCE",
+  std::vector<std::string> h = {"ID",          "TIME",  "SEVERITY", "CLASS", "SOURCE",
                                 "DESTINATION", "PROTO", "SCORE",    "STATE"};
   if (wide) h.insert(h.end(), {"DETECTOR", "MITRE", "COVERAGE", "EVIDENCE"});
   return h;
@@ -217,7 +217,8 @@ void PrintStatus(const v1::Status& s, bool wide, std::ostream& out) {
                          std::to_string(s.flow_insert_failures()) + ", queue overflows " +
                          std::to_string(s.queue_overflows()) + ", evicted flows " +
                          std::to_string(s.flows_evicted())});
-  table.Add({"coverage", s.coverage_degraded() ? "DEGRADED (loss within the last minute)" : "full"});
+  table.Add(
+      {"coverage", s.coverage_degraded() ? "DEGRADED (loss within the last minute)" : "full"});
   table.Add({"model", s.active_model().empty() ? "none (rules only)" : s.active_model()});
   if (wide) {
     const std::map<std::string, uint64_t> sorted(s.counters().begin(), s.counters().end());

@@ -18,8 +18,11 @@ enum class Format { kTable, kWide, kJson };
 /// Columns of text; Print() pads every column to its widest cell.
 class Table {
  public:
+  /// A table with these column titles.
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  /// Appends a row (one cell per column).
   void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  /// No rows yet.
   bool empty() const { return rows_.empty(); }
   /// Header and rows, columns separated by two spaces, no trailing blanks.
   void Print(std::ostream& out) const;
@@ -32,6 +35,7 @@ class Table {
 /// Prints rows as they come (streams): columns padded to fixed widths given with the header.
 class StreamTable {
  public:
+  /// Prints the header at once; a column is at least as wide as its title.
   StreamTable(std::vector<std::string> header, std::vector<size_t> widths, std::ostream& out);
   /// Prints one row and flushes.
   void Add(const std::vector<std::string>& row);

@@ -35,7 +35,9 @@ std::optional<Feedback> FromProto(v1::Feedback feedback);
 
 /// The GetStatus response: `status` as of `now_ns` (for the uptime).
 void ToProto(const AgentStatus& status, int64_t now_ns, v1::Status* out);
+/// A stored alert; protocol 0 becomes "".
 void ToProto(const Alert& alert, v1::Alert* out);
+/// A stored flow; the source is the initiator.
 void ToProto(const store::FlowSummary& flow, v1::Flow* out);
 /// A block with its live kernel counters.
 void ToProto(const respond::BlockView& block, v1::BlockEntry* out);
@@ -59,7 +61,9 @@ uint32_t PageSize(uint32_t requested);
 grpc::Status ToQuery(const v1::ListAlertsRequest& request, store::AlertQuery* query);
 /// The store filters of a StreamAlerts request (the resume position is the caller's).
 grpc::Status ToQuery(const v1::StreamAlertsRequest& request, store::AlertQuery* query);
+/// The store query of a ListFlows request (filters and page).
 grpc::Status ToQuery(const v1::ListFlowsRequest& request, store::FlowQuery* query);
+/// The store filters of a StreamFlows request.
 grpc::Status ToQuery(const v1::StreamFlowsRequest& request, store::FlowQuery* query);
 
 }  // namespace netguard::api

@@ -47,7 +47,7 @@ std::string ReadToken(const std::string& path) {
   const auto last = token.find_last_not_of(" \t\r\n");
   token = first == std::string::npos ? std::string() : token.substr(first, last - first + 1);
   if (token.empty()) throw ApiError("the token file " + path + " is empty");
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) == 0 && (st.st_mode & 0077) != 0) {
     spdlog::warn("the API token file {} is readable by group or others (chmod 600 it)", path);
   }
@@ -61,8 +61,8 @@ class BearerTokenProcessor final : public grpc::AuthMetadataProcessor {
 
   bool IsBlocking() const override { return false; }  // a comparison: no need for a thread
 
-  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext*,
-                       OutputMetadata* consumed, OutputMetadata*) override {
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext*, OutputMetadata* consumed,
+                       OutputMetadata*) override {
     const auto it = metadata.find("authorization");
     if (it == metadata.end()) {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
@@ -106,14 +106,9 @@ void PrepareSocketPath(const std::string& path) {
     if (ec) throw ApiError("cannot create " + parent.string() + ": " + ec.message());
     fs::permissions(parent, fs::perms(0755), ec);
   }
-  struct stat st{};
+  EnsureSocketFree(path);
+  struct stat st {};
   if (lstat(path.c_str(), &st) != 0) return;  // nothing there
-  if (!S_ISSOCK(st.st_mode)) {
-    throw ApiError(path + " exists and is not a socket; remove it or choose another api.socket");
-  }
-  if (SocketIsLive(path)) {
-    throw ApiError("another process already serves " + path + " (is netguardd running?)");
-  }
   if (unlink(path.c_str()) != 0) {
     throw ApiError("cannot remove the stale socket " + path + ": " + Errno(errno));
   }
@@ -126,14 +121,15 @@ void RestrictSocket(const std::string& path, const std::string& group_name) {
     throw ApiError("cannot chmod 0660 " + path + ": " + Errno(errno));
   }
   if (group_name.empty()) return;
-  struct group entry{};
+  struct group entry {};
   struct group* found = nullptr;
   std::vector<char> scratch(16384);
   if (getgrnam_r(group_name.c_str(), &entry, scratch.data(), scratch.size(), &found) != 0 ||
       !found) {
-    spdlog::warn("group '{}' does not exist: {} stays accessible to root only (create it with "
-                 "`groupadd --system {}` and add ngctl users to it)",
-                 group_name, path, group_name);
+    spdlog::warn(
+        "group '{}' does not exist: {} stays accessible to root only (create it with "
+        "`groupadd --system {}` and add ngctl users to it)",
+        group_name, path, group_name);
     return;
   }
   if (chown(path.c_str(), static_cast<uid_t>(-1), found->gr_gid) != 0) {
@@ -163,6 +159,17 @@ std::shared_ptr<grpc::ServerCredentials> TcpCredentials(const config::TcpListene
 }
 
 }  // namespace
+
+void EnsureSocketFree(const std::string& path) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) return;  // nothing there
+  if (!S_ISSOCK(st.st_mode)) {
+    throw ApiError(path + " exists and is not a socket; remove it or choose another api.socket");
+  }
+  if (SocketIsLive(path)) {
+    throw ApiError("another process already serves " + path + " (is netguardd running?)");
+  }
+}
 
 bool IsLoopbackAddress(std::string_view host_port) {
   std::string host;
@@ -201,7 +208,8 @@ ApiServer::ApiServer(const config::ApiConfig& config, std::unique_ptr<NetGuardSe
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + socket_path_, grpc::InsecureServerCredentials());
-  if (config.tcp) builder.AddListeningPort(config.tcp->address, TcpCredentials(*config.tcp), &tcp_port_);
+  if (config.tcp)
+    builder.AddListeningPort(config.tcp->address, TcpCredentials(*config.tcp), &tcp_port_);
   builder.RegisterService(service_.get());
   grpc::ResourceQuota quota("netguard-api");
   quota.SetMaxThreads(128);  // a stream holds a thread: bounds what many clients can take
@@ -241,7 +249,7 @@ void ApiServer::Shutdown(std::chrono::milliseconds grace) {
   server_->Shutdown(std::chrono::system_clock::now() + grace);
   server_->Wait();
   server_.reset();
-  struct stat st{};
+  struct stat st {};
   if (lstat(socket_path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(socket_path_.c_str());
   spdlog::info("API stopped");
 }

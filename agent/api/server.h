@@ -60,6 +60,11 @@ class ApiServer {
   int tcp_port_ = 0;
 };
 
+/// Start-up pre-flight: throws ApiError when another process already serves the unix socket
+/// `path` (e.g. a running netguardd) or something that is not a socket is in the way. Changes
+/// nothing; a stale socket file is accepted (ApiServer removes it).
+void EnsureSocketFree(const std::string& path);
+
 /// True when `host_port` ("127.0.0.1:50051", "[::1]:1", "localhost:8080") names a loopback
 /// address.
 bool IsLoopbackAddress(std::string_view host_port);

@@ -95,7 +95,8 @@ NetGuardService::NetGuardService(StatusProvider status, store::Store& store,
       blocks_(blocks),
       notifier_(notifier),
       options_(options) {
-  options_.stream_batch = std::clamp<uint32_t>(options_.stream_batch, 1, store::Store::kMaxListLimit);
+  options_.stream_batch =
+      std::clamp<uint32_t>(options_.stream_batch, 1, store::Store::kMaxListLimit);
 }
 
 grpc::Status NetGuardService::StreamShouldEnd(grpc::ServerContext* context) const {

@@ -52,6 +52,11 @@ Agent::~Agent() { startup_.TearDown(); }
 
 void Agent::BuildSteps() {
   const config::Config& c = config_;
+  // Before anything touches the interfaces: a second agent must not replace the programs of the
+  // one that serves the socket.
+  startup_.Add({.name = "check that no other netguardd serves " + c.api.socket,
+                .up = [&c] { api::EnsureSocketFree(c.api.socket); },
+                .hint = "stop the running netguardd, or pass --socket PATH"});
   startup_.Add({.name = "open store " + c.store.path,
                 .up = [this, &c] {
                   store_ = std::make_unique<store::Store>(
@@ -131,9 +136,9 @@ void Agent::BuildSteps() {
                 .up =
                     [this, &c] {
                       api_ = std::make_unique<api::ApiServer>(
-                          c.api, std::make_unique<api::NetGuardService>(
-                                     [this] { return Status(); }, *store_, blocks_.get(),
-                                     *notifier_));
+                          c.api,
+                          std::make_unique<api::NetGuardService>(
+                              [this] { return Status(); }, *store_, blocks_.get(), *notifier_));
                     },
                 .down = [this] { api_.reset(); },
                 .hint = "check that the socket's directory is writable and that no other "

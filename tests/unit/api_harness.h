@@ -58,9 +58,9 @@ class TestBlockMaps {
 
 struct HarnessOptions {
   bool with_blocks = false;  // a BlockManager over TestBlockMaps (else the block RPCs refuse)
-  std::vector<IpPrefix> allowlist;
-  std::string socket_group;  // empty: no chown
-  std::optional<config::TcpListenerConfig> tcp;
+  std::vector<IpPrefix> allowlist{};
+  std::string socket_group{};  // empty: no chown
+  std::optional<config::TcpListenerConfig> tcp{};
 };
 
 /// The store, notifier, block manager and a running ApiServer.
@@ -83,6 +83,7 @@ class ApiHarness {
 
   /// Stops the server (streams end) and starts a new one on the same socket and store.
   void RestartServer();
+  /// Stops the server; the store and notifier stay.
   void StopServer();
 
   /// The status the service reports (fields set by the harness; editable).

@@ -1,14 +1,13 @@
 // ApiServer (agent/api/server.*): the unix socket (mode, group, stale and live sockets), the TLS
 // listener with its bearer token, health checking, reflection, and shutdown ending streams.
+#include <google/protobuf/unknown_field_set.h>
 #include <grp.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <google/protobuf/unknown_field_set.h>
-#include <grpcpp/generic/generic_stub.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "api/server.h"
+#include "api/service.h"
 #include "api_harness.h"
 
 namespace netguard::testing {
@@ -41,7 +41,8 @@ std::string FromBuffer(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   EXPECT_TRUE(buffer.Dump(&slices).ok());
   std::string out;
-  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return out;
 }
 
@@ -58,12 +59,14 @@ bool Await(grpc::CompletionQueue& cq, void* tag) {
 // code is installed). Returns the HealthCheckResponse.status enum value, -1 on error.
 int HealthStatus(const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
   std::string request;
-  if (!service.empty()) request = std::string("\x0a", 1) + static_cast<char>(service.size()) + service;
+  if (!service.empty())
+    request = std::string("\x0a", 1) + static_cast<char>(service.size()) + service;
   grpc::GenericStub stub(channel);
   grpc::CompletionQueue cq;
   grpc::ClientContext context;
   context.set_deadline(system_clock::now() + std::chrono::seconds(10));
-  auto call = stub.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check", ToBuffer(request), &cq);
+  auto call =
+      stub.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check", ToBuffer(request), &cq);
   call->StartCall();
   grpc::ByteBuffer response;
   grpc::Status status;
@@ -123,7 +126,7 @@ TEST(ApiServerTest, SocketIsMode0660AndBelongsToTheConfiguredGroup) {
   const group* own = getgrgid(getegid());
   ASSERT_NE(own, nullptr);
   ApiHarness h({.socket_group = own->gr_name});
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(lstat(h.socket_path().c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 07777, 0660u);
@@ -135,7 +138,7 @@ TEST(ApiServerTest, SocketIsMode0660AndBelongsToTheConfiguredGroup) {
 
 TEST(ApiServerTest, MissingGroupKeepsTheSocketOwnerOnly) {
   ApiHarness h({.socket_group = "netguard-no-such-group"});
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(lstat(h.socket_path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0660u);
   EXPECT_EQ(st.st_gid, getegid());
@@ -147,6 +150,7 @@ TEST(ApiServerTest, StaleSocketIsReplacedLiveOneIsRefused) {
   ApiHarness h;
   // A second server on the live socket refuses to start and leaves the first one serving.
   config::ApiConfig config{.socket = h.socket_path(), .socket_group = "", .tcp = std::nullopt};
+  EXPECT_THROW(api::EnsureSocketFree(h.socket_path()), api::ApiError);  // the agent's pre-flight
   EXPECT_THROW({ api::ApiServer second(config, nullptr); }, api::ApiError);
   v1::Status status;
   EXPECT_TRUE(h.Stub()->GetStatus(Context().get(), v1::GetStatusRequest(), &status).ok());
@@ -160,6 +164,7 @@ TEST(ApiServerTest, StaleSocketIsReplacedLiveOneIsRefused) {
   ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   close(fd);
   ASSERT_EQ(access(h.socket_path().c_str(), F_OK), 0);
+  EXPECT_NO_THROW(api::EnsureSocketFree(h.socket_path()));
   h.RestartServer();
   EXPECT_TRUE(h.Stub()->GetStatus(Context().get(), v1::GetStatusRequest(), &status).ok());
 
@@ -173,10 +178,10 @@ TEST(ApiServerTest, StaleSocketIsReplacedLiveOneIsRefused) {
 TEST(ApiServerTest, InsecureTcpOnlyOnLoopback) {
   ApiHarness h;
   h.StopServer();
-  config::ApiConfig config{
-      .socket = h.dir() + "/other.sock",
-      .socket_group = "",
-      .tcp = config::TcpListenerConfig{.address = "0.0.0.0:0", .insecure = true}};
+  config::TcpListenerConfig tcp;
+  tcp.address = "0.0.0.0:0";
+  tcp.insecure = true;
+  config::ApiConfig config{.socket = h.dir() + "/other.sock", .socket_group = "", .tcp = tcp};
   EXPECT_THROW({ api::ApiServer insecure(config, nullptr); }, api::ApiError);
 }
 
@@ -191,11 +196,12 @@ TEST(ApiServerTest, HealthIsServingAndReflectionListsTheService) {
 
 TEST(ApiServerTest, ShutdownEndsOpenStreamsPromptly) {
   ApiHarness h;
-  const int64_t id = h.AddAlert(ApiHarness::MakeAlert(1));
+  const int64_t first = h.AddAlert(ApiHarness::MakeAlert(1));
+  h.AddAlert(ApiHarness::MakeAlert(2));
   auto stub = h.Stub();
   auto context = Context(30);
   v1::StreamAlertsRequest request;
-  request.set_resume_after_id(id - 1);
+  request.set_resume_after_id(first);
   auto reader = stub->StreamAlerts(context.get(), request);
   v1::Alert alert;
   ASSERT_TRUE(reader->Read(&alert));  // the handler runs
@@ -228,10 +234,13 @@ TEST(ApiServerTest, TlsListenerRequiresTheBearerToken) {
   TempDir tls;
   ASSERT_TRUE(MakeCertificate(tls.path()));
   std::ofstream(tls.path() + "/token") << "s3cret-token\n";
-  ApiHarness h({.tcp = config::TcpListenerConfig{.address = "127.0.0.1:0",
-                                                 .tls_cert = tls.path() + "/cert.pem",
-                                                 .tls_key = tls.path() + "/key.pem",
-                                                 .token_file = tls.path() + "/token"}});
+  ASSERT_EQ(chmod((tls.path() + "/token").c_str(), 0600), 0);
+  config::TcpListenerConfig tcp;
+  tcp.address = "127.0.0.1:0";
+  tcp.tls_cert = tls.path() + "/cert.pem";
+  tcp.tls_key = tls.path() + "/key.pem";
+  tcp.token_file = tls.path() + "/token";
+  ApiHarness h({.tcp = tcp});
   ASSERT_GT(h.server().tcp_port(), 0);
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = ReadAll(tls.path() + "/cert.pem");
@@ -267,8 +276,8 @@ TEST(ApiServerTest, TlsListenerRequiresTheBearerToken) {
 
   // ngctl over TLS with --ca-cert and --token-file.
   const std::string addr = "127.0.0.1:" + std::to_string(h.server().tcp_port());
-  CommandResult r = RunNgctl({"--addr", addr, "--ca-cert", tls.path() + "/cert.pem",
-                              "--token-file", tls.path() + "/token", "-o", "json", "status"});
+  CommandResult r = RunNgctl({"--addr", addr, "--ca-cert", tls.path() + "/cert.pem", "--token-file",
+                              tls.path() + "/token", "-o", "json", "status"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("9.9.9-test"), std::string::npos) << r.out;
   r = RunNgctl({"--addr", addr, "--ca-cert", tls.path() + "/cert.pem", "status"});

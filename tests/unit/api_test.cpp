@@ -37,15 +37,14 @@ std::vector<Alert> VariedAlerts(ApiHarness& h) {
     a.alert_class = n % 3 == 0 ? "Beacon" : "PortScan";
     a.severity = static_cast<Severity>(n % 4);
     a.time_ns = kBaseNs + n * 1'000'000'000LL;
-    h.AddAlert(a);
+    a.id = h.AddAlert(a);
     alerts.push_back(a);
   }
   return alerts;
 }
 
 // Pages through ListAlerts with `request` (page_size set by the caller); every id, in order.
-std::vector<int64_t> AllPages(v1::NetGuard::Stub& stub, v1::ListAlertsRequest request,
-                              int* pages) {
+std::vector<int64_t> AllPages(v1::NetGuard::Stub& stub, v1::ListAlertsRequest request, int* pages) {
   std::vector<int64_t> ids;
   *pages = 0;
   for (;;) {
@@ -257,10 +256,11 @@ TEST(ApiServiceTest, StreamAlertsFromNowAppliesTheFilters) {
 TEST(ApiServiceTest, StreamEndsWhenTheNotifierCloses) {
   ApiHarness h;
   const int64_t first = h.AddAlert(ApiHarness::MakeAlert(1));
+  h.AddAlert(ApiHarness::MakeAlert(2));
   auto stub = h.Stub();
   auto context = Context(20);
   v1::StreamAlertsRequest request;
-  request.set_resume_after_id(first - 1);
+  request.set_resume_after_id(first);
   auto reader = stub->StreamAlerts(context.get(), request);
   v1::Alert alert;
   ASSERT_TRUE(reader->Read(&alert));
@@ -318,8 +318,8 @@ TEST(ApiServiceTest, AckAndFeedback) {
 }
 
 // A finished TCP/UDP flow between two IPv4 addresses (the initiator is side A).
-FlowRecord MakeFlow(const char* src, uint16_t sport, const char* dst, uint16_t dport,
-                    uint8_t proto, int64_t start_ns) {
+FlowRecord MakeFlow(const char* src, uint16_t sport, const char* dst, uint16_t dport, uint8_t proto,
+                    int64_t start_ns) {
   FlowRecord flow;
   flow.key.family = NG_FAMILY_IPV4;
   inet_pton(AF_INET, src, flow.key.addr_a);
