@@ -183,6 +183,19 @@ TEST_F(DataPlaneE2eTest, AttachesXdpNativeAndTcEgressToVeth) {
   EXPECT_EQ(xdp.attach_mode, XDP_ATTACHED_DRV);
 }
 
+// Loopback has no native XDP: the loader must fall back to generic mode, say so, and still
+// attach TC egress.
+TEST_F(DataPlaneE2eTest, FallsBackToGenericXdpWhereNativeIsRefused) {
+  const Attachment& lo = dp_->Attach("lo");
+  EXPECT_EQ(lo.xdp_mode, XdpMode::kGeneric);
+  EXPECT_TRUE(lo.tc_egress);
+  const XdpState xdp = QueryXdp(sensor(), "lo");
+  EXPECT_NE(xdp.prog_id, 0u);
+  EXPECT_EQ(xdp.attach_mode, XDP_ATTACHED_SKB);
+  dp_->Detach("lo");
+  EXPECT_EQ(QueryXdp(sensor(), "lo").prog_id, 0u);
+}
+
 TEST_F(DataPlaneE2eTest, CountsUdpEchoExactlyInBothDirections) {
   ASSERT_EQ(attachment_.xdp_mode, XdpMode::kNative);
   Fd server = BoundSocket(sensor(), SOCK_DGRAM, lab_->sensor_ip(), 0);
