@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -348,31 +349,37 @@ TEST_F(ControlPlaneE2eTest, FlowsAlertsBlocksThroughNgctlAcrossARestart) {
     SCOPED_TRACE("(a) benign flows");
     constexpr int kRequests = 3;
     for (int i = 0; i < kRequests; ++i) ASSERT_NO_FATAL_FAILURE(ExpectCurlWorks(ip_b));
-    std::vector<json> matching;
+    // One flow per connection carries the exchange; the FIN that follows the one ending it
+    // starts (and ends) a trailing 1-packet flow of the same 5-tuple, as in CICFlowMeter
+    // (docs/data-plane.md, "Flow lifecycle"). So: kRequests distinct client ports, each with
+    // a complete request/response flow.
+    std::map<uint16_t, json> exchanges;  // client port -> its request/response flow
     CtlResult flows;
     WaitFor(
         [&] {
           flows = Ctl({"flows", "--addr", ip_b, "--proto", "TCP"});
-          matching.clear();
+          exchanges.clear();
           for (const json& f : flows.objects) {
             if (Str(f, "srcAddr") == ip_b && Str(f, "dstAddr") == lab_->sensor_ip() &&
-                f.value("dstPort", 0u) == http_->port() && Str(f, "protocol") == "TCP") {
-              matching.push_back(f);
+                f.value("dstPort", 0u) == http_->port() && Str(f, "protocol") == "TCP" &&
+                U64(f["bwdBytes"]) > 0) {
+              exchanges[f.value("srcPort", 0u)] = f;
             }
           }
-          return flows.code == 0 && matching.size() >= kRequests;
+          return flows.code == 0 && exchanges.size() >= kRequests;
         },
         kFlowVisible, milliseconds(100));
     ASSERT_EQ(flows.code, 0) << flows.output;
-    ASSERT_EQ(matching.size(), static_cast<size_t>(kRequests))
+    ASSERT_EQ(exchanges.size(), static_cast<size_t>(kRequests))
         << "curl flows B -> " << lab_->sensor_ip() << ":" << http_->port()
         << " not listed by ngctl flows:\n"
         << flows.output;
-    for (const json& f : matching) {
+    for (const auto& [port, f] : exchanges) {
       EXPECT_GE(U64(f["fwdPackets"]), 3u) << f.dump();  // SYN, ACK, request, ...
-      EXPECT_GE(U64(f["bwdPackets"]), 2u) << f.dump();  // SYN-ACK, response
-      EXPECT_GT(U64(f["bwdBytes"]), sizeof(kHttpBody)) << f.dump();
-      EXPECT_FALSE(Str(f, "endReason").empty()) << f.dump();
+      EXPECT_GE(U64(f["bwdPackets"]), 2u) << f.dump();  // SYN-ACK, response, ...
+      EXPECT_GT(U64(f["fwdBytes"]), 0u) << f.dump();    // the GET
+      EXPECT_GE(U64(f["bwdBytes"]), sizeof(kHttpBody) - 1) << f.dump();
+      EXPECT_EQ(Str(f, "endReason"), "fin") << f.dump();
     }
   }
 
@@ -543,7 +550,7 @@ TEST_F(ControlPlaneE2eTest, FlowsAlertsBlocksThroughNgctlAcrossARestart) {
         std::chrono::duration_cast<milliseconds>(Clock::now() - blocked_at).count();
     ASSERT_TRUE(gone) << "the " << kShortTtlSeconds << " s block still listed after " << elapsed
                       << " ms";
-    EXPECT_GE(elapsed, kShortTtlSeconds * 1000 - 200) << "expired before its TTL";
+    EXPECT_GE(elapsed, kShortTtlSeconds * 1000 - 500) << "expired before its TTL";
     ASSERT_NO_FATAL_FAILURE(ExpectAPasses());
     ASSERT_NO_FATAL_FAILURE(ExpectCurlWorks(ip_a));
   }
