@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds NetGuard and runs the agent in the foreground on the interface
-# of the default route. XDP passes everything it does not block (fail-open); Ctrl-C detaches.
+# of the default route with the shipped configuration. XDP passes everything it does not block
+# (fail-open); Ctrl-C detaches. The store goes to /var/lib/netguard, the API socket to
+# /run/netguard.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +20,11 @@ if [ -z "$IFACE" ]; then
   echo "quickstart.sh: no default route; set NETGUARD_INTERFACE=<interface>" >&2
   exit 1
 fi
-echo "netguardd: monitoring $IFACE (blocklist pinned under /sys/fs/bpf/netguard); Ctrl-C stops"
-exec ./build-release/agent/netguardd --interface "$IFACE"
+cat <<EOM
+netguardd: monitoring $IFACE; Ctrl-C stops (blocks stay pinned under /sys/fs/bpf/netguard).
+In another terminal:
+  $PWD/build-release/ctl/ngctl status
+  $PWD/build-release/ctl/ngctl alerts --follow
+  $PWD/build-release/ctl/ngctl flows
+EOM
+exec ./build-release/agent/netguardd --interface "$IFACE" --config packaging/netguard.yaml

@@ -206,7 +206,8 @@ int Agent::Run() {
     blocks_->ExpireDue(WallNowNs());
   }
   startup_.TearDown();
-  spdlog::info("stopped; blocks stay enforced in {}", config_.capture.bpf_pin_dir);
+  spdlog::info("stopped; blocks stay pinned in {} and are enforced again at the next start",
+               config_.capture.bpf_pin_dir);
   return 0;
 }
 

@@ -1,5 +1,6 @@
 // Internal helpers of the store: RAII over sqlite3_stmt, error reporting, plain execution.
-// Not part of the store's API; included by store.cpp and schema.cpp only.
+// Not part of the store's API; included by the store's own sources (store.cpp, store_flows.cpp,
+// store_impl.h, schema.cpp) only.
 #ifndef NETGUARD_AGENT_STORE_SQLITE_UTIL_H_
 #define NETGUARD_AGENT_STORE_SQLITE_UTIL_H_
 
