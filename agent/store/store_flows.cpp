@@ -59,7 +59,7 @@ FlowSummary Store::Impl::ReadFlow(sqlite3_stmt* stmt) const {
 }
 
 void Store::Impl::MergeZone(int64_t zone, int64_t min_start_ns, int64_t max_end_ns,
-               const std::vector<uint64_t>& address_hashes) {
+                            const std::vector<uint64_t>& address_hashes) {
   constexpr std::string_view kOp = "update flow zone map";
   std::vector<uint8_t> bloom(internal::kZoneBloomBytes, 0);
   {
@@ -84,9 +84,9 @@ void Store::Impl::MergeZone(int64_t zone, int64_t min_start_ns, int64_t max_end_
   BindInt(use.get(), 1, zone, kOp);
   BindInt(use.get(), 2, min_start_ns, kOp);
   BindInt(use.get(), 3, max_end_ns, kOp);
-  Check(sqlite3_bind_blob(use.get(), 4, bloom.data(), static_cast<int>(bloom.size()),
-                          SQLITE_STATIC),
-        kOp);
+  Check(
+      sqlite3_bind_blob(use.get(), 4, bloom.data(), static_cast<int>(bloom.size()), SQLITE_STATIC),
+      kOp);
   StepDone(use.get(), kOp);
 }
 
