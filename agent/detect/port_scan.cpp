@@ -1,10 +1,32 @@
 #include "detect/port_scan.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 namespace netguard::detect {
+namespace {
+
+std::string ToText(const std::array<uint32_t, 4>& words, uint8_t family) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family == NG_FAMILY_IPV4 ? AF_INET : AF_INET6, words.data(), buf, sizeof(buf));
+  return buf;
+}
+
+}  // namespace
+
+size_t PortScanDetector::Hash::operator()(const Address& a) const {
+  uint64_t h = 0xcbf29ce484222325ull ^ a.family;
+  for (uint32_t w : a.words) h = (h ^ w) * 0x100000001b3ull;
+  return static_cast<size_t>(h ^ (h >> 29));
+}
+
+size_t PortScanDetector::Hash::operator()(const Target& t) const {
+  return (*this)(t.host) * 31 + t.port;
+}
 
 PortScanDetector::PortScanDetector(PortScanOptions options) : options_(options) {}
 
@@ -21,15 +43,19 @@ void PortScanDetector::Expire(Source& source, int64_t now_ns) {
 }
 
 void PortScanDetector::OnFlowStart(const FlowRecord& flow, AlertSink& sink) {
-  if (flow.key.proto != 6 && flow.key.proto != 17) return;
-  const Endpoint src = Initiator(flow);
-  const Endpoint dst = Responder(flow);
+  const ng_flow_key& k = flow.key;
+  if (k.proto != 6 && k.proto != 17) return;
+  const bool a_initiated = flow.acc.initiator == NG_SIDE_A;
+  Address src{.family = k.family};
+  Target dst{.host = {.family = k.family}, .port = a_initiated ? k.port_b : k.port_a};
+  std::copy_n(a_initiated ? k.addr_a : k.addr_b, 4, src.words.begin());
+  std::copy_n(a_initiated ? k.addr_b : k.addr_a, 4, dst.host.words.begin());
   const int64_t now = flow.start_ns;
 
-  auto [it, inserted] = sources_.try_emplace(src.address);
+  auto [it, inserted] = sources_.try_emplace(src);
   Source& source = it->second;
   if (inserted) {
-    lru_.push_front(src.address);
+    lru_.push_front(src);
     source.lru = lru_.begin();
     if (sources_.size() > options_.max_sources) {
       sources_.erase(lru_.back());
@@ -41,43 +67,44 @@ void PortScanDetector::OnFlowStart(const FlowRecord& flow, AlertSink& sink) {
   }
 
   Expire(source, now);
-  std::string target = dst.address + ":" + std::to_string(dst.port);
-  ++source.open[target];
-  source.probes.push_back({now, std::move(target)});
+  ++source.open[dst];
+  source.probes.push_back({now, dst});
 
   if (source.open.size() < options_.distinct_ports) return;
   if (source.alerted_ns != 0 && now - source.alerted_ns < window_ns()) return;
   source.alerted_ns = now;
+  Alert(flow, source, now, sink);
+}
 
+void PortScanDetector::Alert(const FlowRecord& flow, const Source& source, int64_t now,
+                             AlertSink& sink) const {
   // Evidence: the counters of the rule, the targets and the ports reached.
   std::map<std::string, uint32_t> per_host;
   std::set<uint16_t> ports;
-  for (const auto& [t, count] : source.open) {
-    const size_t colon = t.rfind(':');
-    ++per_host[t.substr(0, colon)];
-    ports.insert(static_cast<uint16_t>(std::stoul(t.substr(colon + 1))));
+  for (const auto& [target, count] : source.open) {
+    ++per_host[ToText(target.host.words, target.host.family)];
+    ports.insert(target.port);
   }
-  std::string main_target = dst.address;
+  std::string main_target;
   uint32_t most = 0;
   for (const auto& [host, count] : per_host) {
     if (count > most) most = count, main_target = host;
   }
-  nlohmann::json evidence = {
+  std::vector<uint16_t> sample(ports.begin(), ports.end());
+  sample.resize(std::min<size_t>(sample.size(), 32));
+  const nlohmann::json evidence = {
       {"distinct_targets", source.open.size()},
       {"threshold", options_.distinct_ports},
       {"window_s", options_.window.count()},
       {"flows_in_window", source.probes.size()},
       {"first_probe_ns", source.probes.front().time_ns},
       {"hosts", per_host},
-      {"ports_sample", std::vector<uint16_t>(ports.begin(),
-                                             std::next(ports.begin(),
-                                                       static_cast<long>(std::min<size_t>(
-                                                           ports.size(), 32))))},
+      {"ports_sample", sample},
   };
 
-  Alert alert;
+  netguard::Alert alert;
   alert.time_ns = now;
-  alert.src_addr = src.address;
+  alert.src_addr = Initiator(flow).address;
   alert.dst_addr = main_target;
   alert.protocol = flow.key.proto;
   alert.alert_class = "PortScan";

@@ -2,6 +2,7 @@
 #ifndef NETGUARD_AGENT_DETECT_PORT_SCAN_H_
 #define NETGUARD_AGENT_DETECT_PORT_SCAN_H_
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -36,23 +37,39 @@ class PortScanDetector final : public Detector {
   uint64_t evicted_sources() const { return evicted_; }
 
  private:
+  /// An address as the flow key holds it (family + 16 bytes), hashed without formatting.
+  struct Address {
+    std::array<uint32_t, 4> words{};
+    uint8_t family = 0;
+    friend bool operator==(const Address&, const Address&) = default;
+  };
+  struct Target {
+    Address host;
+    uint16_t port = 0;
+    friend bool operator==(const Target&, const Target&) = default;
+  };
+  struct Hash {
+    size_t operator()(const Address& a) const;
+    size_t operator()(const Target& t) const;
+  };
   struct Probe {
     int64_t time_ns;
-    std::string target;  // "addr:port"
+    Target target;
   };
   struct Source {
-    std::deque<Probe> probes;                        // in time order, within the window
-    std::unordered_map<std::string, uint32_t> open;  // target -> probes in the window
-    int64_t alerted_ns = 0;                          // last alert time, 0 = never
-    std::list<std::string>::iterator lru;
+    std::deque<Probe> probes;                         // in time order, within the window
+    std::unordered_map<Target, uint32_t, Hash> open;  // target -> probes in the window
+    int64_t alerted_ns = 0;                           // last alert time, 0 = never
+    std::list<Address>::iterator lru;
   };
 
+  void Alert(const FlowRecord& flow, const Source& source, int64_t now, AlertSink& sink) const;
   void Expire(Source& source, int64_t now_ns);
   int64_t window_ns() const;
 
   PortScanOptions options_;
-  std::unordered_map<std::string, Source> sources_;
-  std::list<std::string> lru_;  // most recently active first
+  std::unordered_map<Address, Source, Hash> sources_;
+  std::list<Address> lru_;  // most recently active first
   uint64_t evicted_ = 0;
 };
 
