@@ -6,13 +6,45 @@
 #include <string>
 #include <vector>
 
-#include "app/agent.h"
+#include "app/offline.h"
 #include "config/config.h"
+#include "features/features.h"
+#ifndef NETGUARD_OFFLINE_ONLY
+#include "app/agent.h"
+#endif
+
+namespace {
+
+// netguardd --read: the offline pipeline on a capture file, then exit (no eBPF data plane).
+// Exit codes: 0 done, 1 the capture is truncated or corrupt (outputs hold everything read
+// before the bad record), 2 the input or an output cannot be opened.
+int RunOffline(netguard::app::OfflineOptions options, const netguard::config::Config& config) {
+  options.port_scan = config.port_scan.enabled;
+  options.port_scan_options.distinct_ports = config.port_scan.distinct_ports;
+  options.port_scan_options.window = config.port_scan.window;
+  try {
+    const netguard::app::OfflineSummary summary = netguard::app::RunOffline(options);
+    spdlog::info("{}: {} packets, {} flows, {} flow rows ({}), {} alerts", options.input,
+                 summary.packets, summary.flows, summary.flow_rows,
+                 netguard::features::ToString(options.mode), summary.alerts);
+    if (!summary.ok) {
+      spdlog::error("{}", summary.error);
+      return 1;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 2;
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli{"netguardd - NetGuard network intrusion detection agent.\n"
-               "Runs with no configuration file at all: the command-line options override the "
-               "file's values and the built-in defaults (see packaging/netguard.yaml)."};
+  CLI::App cli{
+      "netguardd - NetGuard network intrusion detection agent.\n"
+      "Runs with no configuration file at all: the command-line options override the "
+      "file's values and the built-in defaults (see packaging/netguard.yaml)."};
   std::string config_path;
   std::vector<std::string> interfaces;
   std::string socket;
@@ -28,11 +60,30 @@ int main(int argc, char** argv) {
   cli.add_option("--store", store, "SQLite database (store.path)");
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (log_level)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  cli.add_option("--bpf-pin-dir", pin_dir, "bpffs directory of the pinned blocklist and counters "
-                                           "(capture.bpf_pin_dir)");
-  cli.add_option("--xdp-mode", xdp_mode, "auto (native, else generic) or generic (capture.xdp_mode)")
+  cli.add_option("--bpf-pin-dir", pin_dir,
+                 "bpffs directory of the pinned blocklist and counters "
+                 "(capture.bpf_pin_dir)");
+  cli.add_option("--xdp-mode", xdp_mode,
+                 "auto (native, else generic) or generic (capture.xdp_mode)")
       ->check(CLI::IsMember({"auto", "generic"}));
+  netguard::app::OfflineOptions offline;
+  std::string feature_mode = std::string(netguard::features::kModeCic2017);
+  auto* read = cli.add_option("--read", offline.input,
+                              "Analyse a pcap/pcapng file offline and exit (no eBPF, no daemon)")
+                   ->check(CLI::ExistingFile);
+  cli.add_option("--features", feature_mode, "Feature mode of --read: cic2017 or corrected")
+      ->check(CLI::IsMember({std::string(netguard::features::kModeCic2017),
+                             std::string(netguard::features::kModeCorrected)}))
+      ->needs(read);
+  cli.add_option("--flows-csv", offline.flows_csv,
+                 "With --read: write flows with CICFlowMeter columns to this CSV")
+      ->needs(read);
+  cli.add_option("--alerts-json", offline.alerts_json,
+                 "With --read: write alerts as JSON lines to this file")
+      ->needs(read);
+#ifndef NETGUARD_OFFLINE_ONLY
   cli.set_version_flag("--version", netguard::app::kVersion);
+#endif
   CLI11_PARSE(cli, argc, argv);
 
   netguard::config::Config config;
@@ -49,6 +100,15 @@ int main(int argc, char** argv) {
   if (!log_level.empty()) config.log_level = log_level;
   if (!pin_dir.empty()) config.capture.bpf_pin_dir = pin_dir;
   if (!xdp_mode.empty()) config.capture.xdp_generic_only = xdp_mode == "generic";
+  if (!offline.input.empty()) {
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    offline.mode = *netguard::features::ParseFeatureMode(feature_mode);
+    return RunOffline(std::move(offline), config);
+  }
+#ifdef NETGUARD_OFFLINE_ONLY
+  spdlog::critical("built without eBPF: only offline analysis (--read FILE) is available");
+  return 2;
+#else
   if (config.capture.interfaces.empty()) {
     spdlog::critical("no interface to monitor: pass --interface IF or set capture.interfaces");
     return 2;
@@ -62,4 +122,5 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", e.what());
     return 1;
   }
+#endif
 }

@@ -176,16 +176,21 @@ NG_INLINE __u32 ng_flow_step(struct ng_flow* f, const struct ng_pkt* pkt, __u8 s
     ng_flow_start(f, pkt, side, ts_ns);
     result |= NG_STEP_STARTED;
   }
-  ng_flow_add(f, pkt, side, ts_ns, params->activity_timeout_us);
-  if (result & NG_STEP_STARTED) __builtin_memcpy(started, f, sizeof(*f));
-
   __u8 reason = 0;
-  if (pkt->proto == NG_IPPROTO_TCP) {
+  const int may_end = !(result & NG_STEP_STARTED) || !(params->end_flags & NG_END_NOT_ON_FIRST);
+  if (pkt->proto == NG_IPPROTO_TCP && may_end) {
     if ((params->end_flags & NG_END_ON_FIN) && (pkt->tcp_flags & NG_TCP_FIN))
       reason = NG_REASON_FIN;
     else if ((params->end_flags & NG_END_ON_RST) && (pkt->tcp_flags & NG_TCP_RST))
       reason = NG_REASON_RST;
   }
+  /* NG_END_NO_IDLE_ON_END: an ending packet never closes an active period (no gap exceeds it) */
+  const __u64 activity_timeout = reason && (params->end_flags & NG_END_NO_IDLE_ON_END)
+                                     ? (__u64)0x7fffffffffffffffULL
+                                     : params->activity_timeout_us;
+  ng_flow_add(f, pkt, side, ts_ns, activity_timeout);
+  if (result & NG_STEP_STARTED) __builtin_memcpy(started, f, sizeof(*f));
+
   if (reason) {
     __builtin_memcpy(finished, f, sizeof(*f));
     f->state = NG_FLOW_EMPTY;

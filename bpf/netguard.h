@@ -83,6 +83,12 @@ enum ng_tcp_flag {
 enum ng_end_on {
   NG_END_ON_FIN = 0x1, /* CICFlowMeter semantics: the FIN packet is the flow's last */
   NG_END_ON_RST = 0x2,
+  /* CICFlowMeter 2017 quirk (agent/features cic2017): a flow's first packet never ends it, even
+   * with FIN; the flow goes on until the next FIN (or timeout). */
+  NG_END_NOT_ON_FIRST = 0x4,
+  /* CICFlowMeter 2017 quirk: the packet that ends a flow (FIN) is accounted without updating the
+   * active/idle periods, even after a gap longer than the activity timeout. */
+  NG_END_NO_IDLE_ON_END = 0x8,
 };
 
 /*

@@ -52,6 +52,9 @@ endif()
 netguard_require_package(gRPC libgrpc++-dev CONFIG)
 message(STATUS "Found protobuf ${Protobuf_VERSION} and gRPC ${gRPC_VERSION}")
 
+# pcap capture backends (agent/capture/pcap), built with or without eBPF.
+netguard_require_pkg(PCAP libpcap libpcap-dev)
+
 if(NETGUARD_WITH_BPF)
   netguard_require_pkg(LIBBPF "libbpf>=1.0" libbpf-dev)
 endif()

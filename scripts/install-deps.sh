@@ -14,6 +14,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev iproute2 ethtool
+  # control-plane e2e test: HTTP client and SYN scanner run in the peer namespace
+  curl nmap
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -20,8 +20,8 @@ namespace netguard::e2e {
 class ChildProcess {
  public:
   struct Options {
-    int netns_fd = -1;        // setns(CLONE_NEWNET) into it before exec; -1: stay
-    std::string output_path;  // stdout and stderr appended to this file ...
+    int netns_fd = -1;         // setns(CLONE_NEWNET) into it before exec; -1: stay
+    std::string output_path;   // stdout and stderr appended to this file ...
     bool pipe_stdout = false;  // ... or stdout to a pipe for ReadLine (stderr to output_path
                                // when given, else /dev/null)
   };

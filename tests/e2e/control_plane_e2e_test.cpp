@@ -104,9 +104,9 @@ class HttpServer {
       }
       if (request.find("\r\n\r\n") == std::string::npos) continue;
       const std::string body = kHttpBody;
-      const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                                   std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-                                   body;
+      const std::string response =
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
       if (send(conn.get(), response.data(), response.size(), MSG_NOSIGNAL) ==
           static_cast<ssize_t>(response.size())) {
         ++served_;
@@ -230,8 +230,8 @@ class ControlPlaneE2eTest : public ::testing::Test {
     }
     daemon_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{NETGUARDD_PATH, "--config", config_, "-i", lab_->sensor_if(),
-                                 "--bpf-pin-dir", pins_->path(), "--store",
-                                 state_ + "/netguard.db", "--socket", socket_},
+                                 "--bpf-pin-dir", pins_->path(), "--store", state_ + "/netguard.db",
+                                 "--socket", socket_},
         ChildProcess::Options{.netns_fd = lab_->sensor().fd(), .output_path = daemon_log_});
     // Ready when the API answers with the interface attached (the API starts last).
     bool ready = false;
@@ -302,13 +302,11 @@ class ControlPlaneE2eTest : public ::testing::Test {
     std::string data;
     const std::optional<Source> got = RecvDatagram(udp_server_.get(), &data, kNotReceived);
     EXPECT_FALSE(got.has_value()) << "a datagram from blocked " << got->ip << " arrived";
-    EXPECT_EQ(UdpRoundTrip(from_b_.get(), udp_server_.get(), lab_->sensor_ip(), udp_port_, 48),
-              "");
+    EXPECT_EQ(UdpRoundTrip(from_b_.get(), udp_server_.get(), lab_->sensor_ip(), udp_port_, 48), "");
   }
 
   void ExpectAPasses() {
-    EXPECT_EQ(UdpRoundTrip(from_a_.get(), udp_server_.get(), lab_->sensor_ip(), udp_port_, 40),
-              "");
+    EXPECT_EQ(UdpRoundTrip(from_a_.get(), udp_server_.get(), lab_->sensor_ip(), udp_port_, 40), "");
   }
 
   /// A's entry in `ngctl blocks`, if any.
@@ -397,10 +395,10 @@ TEST_F(ControlPlaneE2eTest, FlowsAlertsBlocksThroughNgctlAcrossARestart) {
     EXPECT_EQ(Ctl({"alerts"}).objects.size(), 0u) << "an alert exists before the scan";
 
     std::string nmap_out;
-    const int nmap_rc = RunCommand({"ip", "netns", "exec", lab_->peer().name(), "timeout", "30",
-                                    "nmap", "-sS", "-Pn", "-n", "-p", "1-200", "--max-retries",
-                                    "0", "-S", ip_a, "-e", lab_->peer_if(), lab_->sensor_ip()},
-                                   &nmap_out);
+    const int nmap_rc = RunCommand(
+        {"ip", "netns", "exec", lab_->peer().name(), "timeout", "30", "nmap", "-sS", "-Pn", "-n",
+         "-p", "1-200", "--max-retries", "0", "-S", ip_a, "-e", lab_->peer_if(), lab_->sensor_ip()},
+        &nmap_out);
     ASSERT_EQ(nmap_rc, 0) << nmap_out;
 
     // Pushed to the follower that was already running.
@@ -413,9 +411,9 @@ TEST_F(ControlPlaneE2eTest, FlowsAlertsBlocksThroughNgctlAcrossARestart) {
       const json alert = json::parse(*line, nullptr, false);
       if (Str(alert, "alertClass") == "PortScan" && Str(alert, "srcAddr") == ip_a) pushed = alert;
     }
-    ASSERT_TRUE(pushed.has_value()) << "no PortScan alert from " << ip_a
-                                    << " on the follower's stdout; nmap said:\n"
-                                    << nmap_out;
+    ASSERT_TRUE(pushed.has_value())
+        << "no PortScan alert from " << ip_a << " on the follower's stdout; nmap said:\n"
+        << nmap_out;
     EXPECT_EQ(Str(*pushed, "mitreTechnique"), "T1046");
     EXPECT_EQ(Str(*pushed, "dstAddr"), lab_->sensor_ip());
     EXPECT_EQ(Str(*pushed, "detector"), "rule.port_scan");
@@ -542,10 +540,10 @@ TEST_F(ControlPlaneE2eTest, FlowsAlertsBlocksThroughNgctlAcrossARestart) {
     ASSERT_EQ(block.code, 0) << block.output;
     const auto blocked_at = Clock::now();
     ASSERT_NO_FATAL_FAILURE(ExpectADropped());
-    const bool gone = WaitFor([&] { return !BlockOfA().has_value(); },
-                              kShortTtlDeadline - std::chrono::duration_cast<milliseconds>(
-                                                      Clock::now() - blocked_at),
-                              milliseconds(100));
+    const bool gone = WaitFor(
+        [&] { return !BlockOfA().has_value(); },
+        kShortTtlDeadline - std::chrono::duration_cast<milliseconds>(Clock::now() - blocked_at),
+        milliseconds(100));
     const auto elapsed =
         std::chrono::duration_cast<milliseconds>(Clock::now() - blocked_at).count();
     ASSERT_TRUE(gone) << "the " << kShortTtlSeconds << " s block still listed after " << elapsed

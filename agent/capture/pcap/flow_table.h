@@ -1,0 +1,106 @@
+// User-space flow table of the pcap backends: the kernel's per-packet rule (bpf/flow_update.h,
+// ng_flow_step) applied to frames from libpcap, plus idle-timeout expiry driven by capture time.
+#ifndef NETGUARD_AGENT_CAPTURE_PCAP_FLOW_TABLE_H_
+#define NETGUARD_AGENT_CAPTURE_PCAP_FLOW_TABLE_H_
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <unordered_map>
+
+#include "core/flow_record.h"
+#include "flow_update.h"
+#include "netguard.h"
+
+namespace netguard::capture::pcap {
+
+/// Receives the flows a FlowTable starts and ends, in packet order.
+class FlowEvents {
+ public:
+  virtual ~FlowEvents() = default;
+  /// A flow started; `flow.acc` holds its first packet (as the kernel's FLOW_START record).
+  virtual void OnFlowStart(const FlowRecord& flow) { (void)flow; }
+  /// A flow ended (FIN/RST, active or idle timeout, flush).
+  virtual void OnFlowEnd(const FlowRecord& flow) = 0;
+};
+
+/// Lifecycle parameters. `step` are the very parameters the kernel program takes from
+/// struct ng_config (activity timeout, active timeout, end flags).
+struct FlowTableOptions {
+  ng_step_params step{NG_DEFAULT_ACTIVITY_TIMEOUT_US, NG_DEFAULT_ACTIVE_TIMEOUT_NS,
+                      NG_END_ON_FIN | NG_END_ON_RST};
+  /// A flow with no packet for this long (capture time) ends with kIdleTimeout; 0 = never.
+  std::chrono::nanoseconds idle_timeout = std::chrono::seconds(30);
+  /// How often, in capture time, the table looks for idle and active-timeout flows.
+  std::chrono::nanoseconds sweep_interval = std::chrono::seconds(1);
+  /// ifindex written into FlowRecords (0 for files).
+  uint32_t ifindex = 0;
+};
+
+/// What the table saw, as the kernel's per-CPU statistics count it.
+struct FlowTableStats {
+  uint64_t frames = 0;
+  uint64_t flow_packets = 0;  // frames accounted to a flow
+  uint64_t non_ip = 0;
+  uint64_t arp = 0;
+  uint64_t ip_fragments = 0;
+  uint64_t flows_started = 0;
+  uint64_t flows_ended_fin = 0;
+  uint64_t flows_ended_rst = 0;
+  uint64_t flows_ended_active_timeout = 0;
+  uint64_t flows_ended_idle_timeout = 0;
+  uint64_t flows_flushed = 0;
+  std::array<uint64_t, NG_ERR_COUNT> parse_errors{};  // indexed by enum ng_parse_error
+};
+
+/// Hash of the canonical key (FNV-1a over its 40 bytes, which have no padding).
+struct FlowKeyHash {
+  size_t operator()(const ng_flow_key& key) const noexcept;
+};
+struct FlowKeyEqual {
+  bool operator()(const ng_flow_key& a, const ng_flow_key& b) const noexcept {
+    return std::memcmp(&a, &b, sizeof(a)) == 0;
+  }
+};
+
+/// Flows keyed by ng_flow_key holding struct ng_flow values, updated with ng_flow_step(): the
+/// same packets at the same timestamps give the same accumulators as the eBPF data plane.
+/// Timestamps are capture times in ns since the Unix epoch. Not thread-safe.
+class FlowTable {
+ public:
+  FlowTable(FlowTableOptions options, FlowEvents& events);
+
+  /// Accounts one frame (from the Ethernet header; `frame` holds the captured bytes, `wire_len`
+  /// the length on the wire) captured at `ts_ns`. Sweeps idle flows first when a sweep is due.
+  void AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint64_t ts_ns);
+
+  /// Ends every flow idle longer than the idle timeout, or older than the active timeout, at
+  /// capture time `now_ns`.
+  void Sweep(uint64_t now_ns);
+
+  /// Ends every remaining flow with `reason` (end of a capture file: kShutdown).
+  void Flush(FlowEndReason reason = FlowEndReason::kShutdown);
+
+  /// The accumulators of an active flow, or nullptr.
+  const ng_flow* Find(const ng_flow_key& key) const;
+
+  size_t size() const { return flows_.size(); }
+  const FlowTableStats& stats() const { return stats_; }
+  const FlowTableOptions& options() const { return options_; }
+
+ private:
+  FlowRecord Record(const ng_flow_key& key, const ng_flow& flow, FlowEndReason reason) const;
+
+  FlowTableOptions options_;
+  FlowEvents& events_;
+  std::unordered_map<ng_flow_key, ng_flow, FlowKeyHash, FlowKeyEqual> flows_;
+  FlowTableStats stats_;
+  uint64_t next_sweep_ns_ = 0;
+};
+
+}  // namespace netguard::capture::pcap
+
+#endif  // NETGUARD_AGENT_CAPTURE_PCAP_FLOW_TABLE_H_

@@ -1,0 +1,194 @@
+// pcap-file and the user-space flow table: pcap and pcapng input, link types, truncated and
+// corrupt captures (clear error with packet index and offset, earlier flows kept), idle expiry.
+#include <gtest/gtest.h>
+#include <pcap/pcap.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "capture/pcap/flow_table.h"
+#include "capture/pcap/pcap_source.h"
+#include "features/pcap_test_util.h"
+#include "support/packet_builder.h"
+
+namespace netguard::testing {
+namespace {
+
+using capture::pcap::FlowTableOptions;
+using capture::pcap::PcapError;
+using capture::pcap::PcapFileReader;
+using capture::pcap::ReadResult;
+
+constexpr uint64_t kT0 = 1700000000ULL * 1000000000ULL;
+
+std::vector<uint8_t> Udp(uint16_t sport, size_t payload) {
+  return PacketBuilder().Ip("10.1.0.1", "10.1.0.2").Udp(sport, 9000).Payload(payload).Build();
+}
+
+// Five packets of one flow 1 ms apart, then two of another.
+std::vector<TimedFrame> SevenPackets() {
+  std::vector<TimedFrame> frames;
+  for (int i = 0; i < 5; i++) frames.push_back({Udp(1000, 10 + i), kT0 + i * 1000000ULL});
+  for (int i = 0; i < 2; i++) frames.push_back({Udp(2000, 50), kT0 + (10 + i) * 1000000ULL});
+  return frames;
+}
+
+TEST(PcapFileTest, TruncatedCaptureNamesPacketAndOffsetAndKeepsEarlierFlows) {
+  const std::string path = TempPath("truncated.pcap");
+  const std::vector<TimedFrame> frames = SevenPackets();
+  WritePcap(path, frames);
+  // cut the file in the middle of the 6th record's data
+  uint64_t offset = 24;
+  for (int i = 0; i < 5; i++) offset += 16 + frames[i].frame.size();
+  std::filesystem::resize_file(path, offset + 16 + 7);
+
+  ReadResult read;
+  const std::vector<FlowRecord> flows = FlowsOfCapture(path, FlowTableOptions{}, &read);
+  EXPECT_FALSE(read.ok);
+  EXPECT_EQ(read.packets, 5u);
+  EXPECT_EQ(read.error_packet, 6u);
+  EXPECT_EQ(read.error_offset, static_cast<int64_t>(offset));
+  EXPECT_NE(read.error.find("packet 6 at byte offset " + std::to_string(offset)), std::string::npos)
+      << read.error;
+  EXPECT_NE(read.error.find("truncated"), std::string::npos) << read.error;
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(ng_flow_packets(&flows[0].acc), 5u);
+  EXPECT_EQ(flows[0].end_reason, FlowEndReason::kShutdown);
+}
+
+TEST(PcapFileTest, CorruptRecordLengthIsAnError) {
+  const std::string path = TempPath("corrupt.pcap");
+  const std::vector<TimedFrame> frames = SevenPackets();
+  WritePcap(path, frames);
+  uint64_t offset = 24;
+  for (int i = 0; i < 3; i++) offset += 16 + frames[i].frame.size();
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(offset + 8));  // caplen of the 4th record
+    const uint32_t huge = 0x7fffffff;
+    f.write(reinterpret_cast<const char*>(&huge), 4);
+  }
+  ReadResult read;
+  const std::vector<FlowRecord> flows = FlowsOfCapture(path, FlowTableOptions{}, &read);
+  EXPECT_FALSE(read.ok);
+  EXPECT_EQ(read.error_packet, 4u);
+  EXPECT_EQ(read.error_offset, static_cast<int64_t>(offset));
+  ASSERT_EQ(flows.size(), 1u);
+  EXPECT_EQ(ng_flow_packets(&flows[0].acc), 3u);
+}
+
+TEST(PcapFileTest, NonEthernetLinkTypeIsRefused) {
+  const std::string path = TempPath("raw.pcap");
+  pcap_t* dead = pcap_open_dead(DLT_RAW, 65535);
+  pcap_dumper_t* dumper = pcap_dump_open(dead, path.c_str());
+  ASSERT_NE(dumper, nullptr);
+  pcap_dump_close(dumper);
+  pcap_close(dead);
+  try {
+    PcapFileReader reader(path);
+    FAIL() << "opened a raw-IP capture";
+  } catch (const PcapError& e) {
+    EXPECT_NE(std::string(e.what()).find("unsupported link type"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(PcapFileReader(TempPath("missing.pcap")), PcapError);
+}
+
+void Put32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); }
+
+TEST(PcapFileTest, ReadsPcapng) {
+  // Section header, one Ethernet interface (microseconds), enhanced packet blocks.
+  std::string file;
+  Put32(file, 0x0A0D0D0A);
+  Put32(file, 28);
+  Put32(file, 0x1A2B3C4D);
+  Put32(file, 0x00000001);  // version 1.0
+  Put32(file, 0xffffffff);
+  Put32(file, 0xffffffff);  // section length unknown
+  Put32(file, 28);
+  Put32(file, 1);
+  Put32(file, 20);
+  Put32(file, 1);  // LINKTYPE_ETHERNET, reserved 0
+  Put32(file, 0);  // snaplen
+  Put32(file, 20);
+  const std::vector<TimedFrame> frames = SevenPackets();
+  for (const TimedFrame& f : frames) {
+    const uint32_t padded = (static_cast<uint32_t>(f.frame.size()) + 3) & ~3u;
+    const uint64_t us = f.ts_ns / 1000;
+    Put32(file, 6);
+    Put32(file, 32 + padded);
+    Put32(file, 0);
+    Put32(file, static_cast<uint32_t>(us >> 32));
+    Put32(file, static_cast<uint32_t>(us));
+    Put32(file, static_cast<uint32_t>(f.frame.size()));
+    Put32(file, static_cast<uint32_t>(f.frame.size()));
+    file.append(reinterpret_cast<const char*>(f.frame.data()), f.frame.size());
+    file.append(padded - f.frame.size(), '\0');
+    Put32(file, 32 + padded);
+  }
+  const std::string path = TempPath("seven.pcapng");
+  std::ofstream(path, std::ios::binary) << file;
+
+  ReadResult read;
+  const std::vector<FlowRecord> flows = FlowsOfCapture(path, FlowTableOptions{}, &read);
+  EXPECT_TRUE(read.ok) << read.error;
+  EXPECT_EQ(read.packets, 7u);
+  EXPECT_EQ(read.last_ts_ns, frames.back().ts_ns);
+  ASSERT_EQ(flows.size(), 2u);
+  EXPECT_EQ(flows[0].start_ns, static_cast<int64_t>(kT0));
+  EXPECT_EQ(flows[0].end_ns, static_cast<int64_t>(frames[4].ts_ns));
+}
+
+TEST(FlowTableTest, IdleAndActiveTimeoutsFollowCaptureTime) {
+  CollectFlows events;
+  FlowTableOptions options;
+  options.idle_timeout = std::chrono::seconds(30);
+  options.step.active_timeout_ns = 120000000000ULL;
+  capture::pcap::FlowTable table(options, events);
+  const std::vector<uint8_t> a = Udp(1000, 10), b = Udp(2000, 10);
+  table.AddFrame(a, static_cast<uint32_t>(a.size()), kT0);
+  table.AddFrame(b, static_cast<uint32_t>(b.size()), kT0 + 1000000000ULL);
+  // keep b busy every 20 s; a goes idle
+  for (uint64_t s = 21; s <= 141; s += 20)
+    table.AddFrame(b, static_cast<uint32_t>(b.size()), kT0 + s * 1000000000ULL);
+  ASSERT_EQ(events.started.size(), 3u);  // a, b, then b again after its active timeout
+  ASSERT_EQ(events.ended.size(), 2u);
+  EXPECT_EQ(events.ended[0].end_reason, FlowEndReason::kIdleTimeout);
+  EXPECT_EQ(ng_flow_packets(&events.ended[0].acc), 1u);
+  EXPECT_EQ(events.ended[1].end_reason, FlowEndReason::kActiveTimeout);
+  EXPECT_EQ(ng_flow_packets(&events.ended[1].acc), 7u);  // 1, 21, ..., 121 s
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.stats().flows_ended_idle_timeout, 1u);
+  EXPECT_EQ(table.stats().flows_ended_active_timeout, 1u);
+  table.Flush();
+  EXPECT_EQ(events.ended.back().end_reason, FlowEndReason::kShutdown);
+  EXPECT_EQ(table.size(), 0u);
+}
+
+TEST(FlowTableTest, CountsWhatIsNotAFlow) {
+  CollectFlows events;
+  capture::pcap::FlowTable table(FlowTableOptions{}, events);
+  const std::vector<uint8_t> arp = PacketBuilder().Arp("10.0.0.1", "10.0.0.2").Build();
+  const std::vector<uint8_t> frag = PacketBuilder()
+                                        .Ip("10.0.0.1", "10.0.0.2")
+                                        .Ipv4Fragment(10, false)
+                                        .Udp(1, 2)
+                                        .Payload(20)
+                                        .Build();
+  std::vector<uint8_t> cut = Udp(1, 20);
+  cut.resize(20);
+  table.AddFrame(arp, static_cast<uint32_t>(arp.size()), kT0);
+  table.AddFrame(frag, static_cast<uint32_t>(frag.size()), kT0);
+  table.AddFrame(cut, static_cast<uint32_t>(cut.size()), kT0);
+  EXPECT_EQ(table.stats().frames, 3u);
+  EXPECT_EQ(table.stats().arp, 1u);
+  EXPECT_EQ(table.stats().ip_fragments, 1u);
+  EXPECT_EQ(table.stats().parse_errors[NG_ERR_IPV4_TRUNCATED], 1u);
+  EXPECT_EQ(table.size(), 0u);
+}
+
+}  // namespace
+}  // namespace netguard::testing
