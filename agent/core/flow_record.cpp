@@ -2,18 +2,35 @@
 
 #include <arpa/inet.h>
 
+#include <charconv>
+#include <cstring>
+
 namespace netguard {
 namespace {
 
 Endpoint Side(const FlowRecord& flow, bool side_a) {
   const ng_flow_key& k = flow.key;
-  char buf[INET6_ADDRSTRLEN] = {};
-  const void* addr = side_a ? static_cast<const void*>(k.addr_a) : static_cast<const void*>(k.addr_b);
-  inet_ntop(k.family == NG_FAMILY_IPV4 ? AF_INET : AF_INET6, addr, buf, sizeof(buf));
-  return {buf, side_a ? k.port_a : k.port_b};
+  return {AddressText(side_a ? k.addr_a : k.addr_b, k.family), side_a ? k.port_a : k.port_b};
 }
 
 }  // namespace
+
+std::string AddressText(const uint32_t words[4], uint8_t family) {
+  if (family == NG_FAMILY_IPV4) {
+    uint8_t bytes[4];
+    std::memcpy(bytes, words, sizeof(bytes));
+    char buf[INET_ADDRSTRLEN];
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+      if (i > 0) *p++ = '.';
+      p = std::to_chars(p, buf + sizeof(buf), bytes[i]).ptr;
+    }
+    return std::string(buf, p);
+  }
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, words, buf, sizeof(buf));
+  return buf;
+}
 
 std::string_view ToString(FlowEndReason reason) {
   switch (reason) {

@@ -1,22 +1,11 @@
 #include "detect/port_scan.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 namespace netguard::detect {
-namespace {
-
-std::string ToText(const std::array<uint32_t, 4>& words, uint8_t family) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(family == NG_FAMILY_IPV4 ? AF_INET : AF_INET6, words.data(), buf, sizeof(buf));
-  return buf;
-}
-
-}  // namespace
 
 size_t PortScanDetector::Hash::operator()(const Address& a) const {
   uint64_t h = 0xcbf29ce484222325ull ^ a.family;
@@ -82,7 +71,7 @@ void PortScanDetector::Alert(const FlowRecord& flow, const Source& source, int64
   std::map<std::string, uint32_t> per_host;
   std::set<uint16_t> ports;
   for (const auto& [target, count] : source.open) {
-    ++per_host[ToText(target.host.words, target.host.family)];
+    ++per_host[AddressText(target.host.words.data(), target.host.family)];
     ports.insert(target.port);
   }
   std::string main_target;
