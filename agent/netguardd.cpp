@@ -93,13 +93,16 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", e.what());
     return 2;
   }
-  config.capture.interfaces.insert(config.capture.interfaces.end(), interfaces.begin(),
-                                   interfaces.end());
-  if (!socket.empty()) config.api.socket = socket;
-  if (!store.empty()) config.store.path = store;
-  if (!log_level.empty()) config.log_level = log_level;
-  if (!pin_dir.empty()) config.capture.bpf_pin_dir = pin_dir;
-  if (!xdp_mode.empty()) config.capture.xdp_generic_only = xdp_mode == "generic";
+  // The command line wins over the file, at start and at every SIGHUP reload.
+  const auto apply_overrides = [=](netguard::config::Config& c) {
+    c.capture.interfaces.insert(c.capture.interfaces.end(), interfaces.begin(), interfaces.end());
+    if (!socket.empty()) c.api.socket = socket;
+    if (!store.empty()) c.store.path = store;
+    if (!log_level.empty()) c.log_level = log_level;
+    if (!pin_dir.empty()) c.capture.bpf_pin_dir = pin_dir;
+    if (!xdp_mode.empty()) c.capture.xdp_generic_only = xdp_mode == "generic";
+  };
+  apply_overrides(config);
   if (!offline.input.empty()) {
     spdlog::set_level(spdlog::level::from_str(config.log_level));
     offline.mode = *netguard::features::ParseFeatureMode(feature_mode);
@@ -116,7 +119,15 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
 
   try {
-    netguard::app::Agent agent(std::move(config), config_path);
+    netguard::app::Agent::ConfigLoader reload;
+    if (!config_path.empty()) {
+      reload = [config_path, apply_overrides] {
+        netguard::config::Config c = netguard::config::LoadConfigFile(config_path);
+        apply_overrides(c);
+        return c;
+      };
+    }
+    netguard::app::Agent agent(std::move(config), config_path, std::move(reload));
     return agent.Run();
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());

@@ -16,6 +16,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev iproute2 ethtool
   # control-plane e2e test: HTTP client and SYN scanner run in the peer namespace
   curl nmap
+  # pcap backends, the pcap-live e2e test's reference capture, and the offline_features
+  # benchmark's peers (ndpiReader; argus-server provides /usr/sbin/argus)
+  libpcap-dev tcpdump libndpi-bin argus-server
 )
 
 if [ "$(id -u)" -ne 0 ]; then

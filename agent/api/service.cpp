@@ -109,7 +109,8 @@ grpc::Status NetGuardService::StreamShouldEnd(grpc::ServerContext* context) cons
 
 grpc::Status NetGuardService::NoBlocks() const {
   return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                      "blocking needs the eBPF data plane, which this agent does not run");
+                      "blocking needs the eBPF data plane's blocklist (capture.backend: ebpf); "
+                      "this agent captures without it (capture.backend: pcap-live)");
 }
 
 grpc::Status NetGuardService::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,

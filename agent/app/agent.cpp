@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <stdexcept>
+
 #include "api/server.h"
 #include "api/service.h"
 #include "capture/blocklist.h"
@@ -10,7 +12,10 @@
 #include "capture/ebpf_dataplane.h"
 #include "common/clock.h"
 #include "detect/port_scan.h"
+#include "features/features.h"
 #include "pipeline/flow_pipeline.h"
+#include "pipeline/flow_sink.h"
+#include "pipeline/pcap_live_pipeline.h"
 #include "pipeline/stream_notifier.h"
 #include "respond/block_manager.h"
 #include "store/store.h"
@@ -25,51 +30,138 @@ detect::PortScanOptions PortScanFrom(const config::Config& c) {
   return {.distinct_ports = c.port_scan.distinct_ports, .window = c.port_scan.window};
 }
 
+bool Cic2017(const config::Config& c) {
+  return features::ParseFeatureMode(c.flows.feature_mode) == features::FeatureMode::kCic2017;
+}
+
+// The end flags (enum ng_end_on) of the configured lifecycle: the cic2017 feature mode brings
+// its own (features::LifecycleFor); otherwise flows.end_on_fin and end_on_rst.
+uint8_t EndFlagsFrom(const config::Config& c) {
+  if (Cic2017(c)) return features::LifecycleFor(features::FeatureMode::kCic2017).step.end_flags;
+  return static_cast<uint8_t>((c.flows.end_on_fin ? NG_END_ON_FIN : 0) |
+                              (c.flows.end_on_rst ? NG_END_ON_RST : 0));
+}
+
+// cic2017 has no idle timeout: it equals the active timeout, which makes it inert.
+std::chrono::nanoseconds IdleTimeoutFrom(const config::Config& c) {
+  return Cic2017(c) ? std::chrono::nanoseconds(c.flows.active_timeout)
+                    : std::chrono::nanoseconds(c.flows.idle_timeout);
+}
+
 capture::DataPlaneOptions DataPlaneFrom(const config::Config& c) {
   capture::DataPlaneOptions o;
   o.pin_root = c.capture.bpf_pin_dir;
   o.flow_capacity = c.capture.flow_table_size;
   o.ring_bytes = c.capture.ring_buffer_bytes;
-  o.activity_timeout = std::chrono::duration_cast<std::chrono::microseconds>(c.flows.activity_timeout);
+  o.activity_timeout =
+      std::chrono::duration_cast<std::chrono::microseconds>(c.flows.activity_timeout);
   o.active_timeout = c.flows.active_timeout;
   o.sample_first_n = c.sampling.first_packets;
   o.sample_every_k = c.sampling.one_in;
-  o.end_on_fin = c.flows.end_on_fin;
-  o.end_on_rst = c.flows.end_on_rst;
+  capture::SetEndFlags(o, EndFlagsFrom(c));
   o.sample_dns = c.sampling.dns_queries;
   o.sample_arp = c.sampling.arp;
   return o;
 }
 
+pipeline::PcapLiveOptions PcapLiveFrom(const config::Config& c) {
+  pipeline::PcapLiveOptions o;
+  o.table.step = {
+      .activity_timeout_us = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(c.flows.activity_timeout).count()),
+      .active_timeout_ns = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(c.flows.active_timeout).count()),
+      .end_flags = EndFlagsFrom(c)};
+  o.table.idle_timeout = IdleTimeoutFrom(c);
+  o.table.sweep_interval = c.flows.sweep_interval;
+  return o;
+}
+
 }  // namespace
 
-Agent::Agent(config::Config config, std::string config_path)
-    : config_(std::move(config)), config_path_(std::move(config_path)) {
+Agent::Agent(config::Config config, std::string config_path, ConfigLoader reload)
+    : config_(std::move(config)), config_path_(std::move(config_path)), reload_(std::move(reload)) {
   BuildSteps();
 }
 
 Agent::~Agent() { startup_.TearDown(); }
 
+bool Agent::pcap_live() const {
+  return config_.capture.backend == config::CaptureBackend::kPcapLive;
+}
+
 void Agent::BuildSteps() {
   const config::Config& c = config_;
+  if (c.capture.backend == config::CaptureBackend::kPcapFile) {
+    startup_.Add({.name = "check the capture backend",
+                  .up =
+                      [] {
+                        throw std::invalid_argument(
+                            "capture.backend pcap-file is offline analysis, not a daemon");
+                      },
+                  .hint = "run netguardd --read FILE.pcap, or set capture.backend to ebpf or "
+                          "pcap-live"});
+  }
   // Before anything touches the interfaces: a second agent must not replace the programs of the
   // one that serves the socket.
   startup_.Add({.name = "check that no other netguardd serves " + c.api.socket,
                 .up = [&c] { api::EnsureSocketFree(c.api.socket); },
                 .hint = "stop the running netguardd, or pass --socket PATH"});
   startup_.Add({.name = "open store " + c.store.path,
-                .up = [this, &c] {
-                  store_ = std::make_unique<store::Store>(
-                      store::StoreOptions{.path = c.store.path, .max_flows = c.store.max_flows});
-                },
+                .up =
+                    [this, &c] {
+                      store_ = std::make_unique<store::Store>(store::StoreOptions{
+                          .path = c.store.path, .max_flows = c.store.max_flows});
+                    },
                 .down = [this] { store_.reset(); },
                 .hint = "check that the directory is writable, or pass --store PATH"});
+  startup_.Add({.name = "start the flow sink",
+                .up =
+                    [this, &c] {
+                      notifier_ = std::make_unique<pipeline::StreamNotifier>();
+                      sink_ = std::make_unique<pipeline::FlowSink>(*store_, *notifier_);
+                      if (c.port_scan.enabled) {
+                        sink_->AddDetector(
+                            std::make_unique<detect::PortScanDetector>(PortScanFrom(c)));
+                      }
+                      if (Cic2017(c)) spdlog::info("flow lifecycle: cic2017 feature mode");
+                    },
+                // After capture stopped and the last flows were stored.
+                .down =
+                    [this] {
+                      notifier_->Close();
+                      spdlog::info("flows flushed: {} finished in total",
+                                   sink_->counters().flows_finished.load());
+                      sink_.reset();
+                    }});
+  if (pcap_live()) {
+    AddPcapLiveSteps();
+  } else {
+    AddEbpfSteps();
+  }
+  // Last, so it is torn down first: open streams end before capture stops and the store closes.
+  startup_.Add({.name = "start the API on " + c.api.socket,
+                .up =
+                    [this, &c] {
+                      api_ = std::make_unique<api::ApiServer>(
+                          c.api,
+                          std::make_unique<api::NetGuardService>(
+                              [this] { return Status(); }, *store_, blocks_.get(), *notifier_));
+                    },
+                .down = [this] { api_.reset(); },
+                .hint = "check that the socket's directory is writable and that no other "
+                        "netguardd runs, or pass --socket PATH; for api.tcp check the address "
+                        "and the TLS and token files"});
+}
+
+void Agent::AddEbpfSteps() {
+  const config::Config& c = config_;
   startup_.Add({.name = "load the eBPF data plane",
                 .up =
                     [this, &c] {
                       dataplane_ = std::make_unique<capture::EbpfDataPlane>(DataPlaneFrom(c));
-                      blocklist_ = std::make_unique<capture::Blocklist>(
-                          dataplane_->block_v4_fd(), dataplane_->block_v6_fd());
+                      blocklist_ = std::make_unique<capture::Blocklist>(dataplane_->block_v4_fd(),
+                                                                        dataplane_->block_v6_fd());
                     },
                 .down =
                     [this] {
@@ -87,38 +179,30 @@ void Agent::BuildSteps() {
                       spdlog::info("{} block(s) enforced", n);
                     },
                 .down = [this] { blocks_.reset(); }});
-  startup_.Add(
-      {.name = "start the flow pipeline",
-       .up =
-           [this, &c] {
-             notifier_ = std::make_unique<pipeline::StreamNotifier>();
-             pipeline_ = std::make_unique<pipeline::FlowPipeline>(
-                 *dataplane_, *store_, *notifier_,
-                 pipeline::PipelineOptions{.idle_timeout = c.flows.idle_timeout,
-                                           .active_timeout = c.flows.active_timeout,
-                                           .sweep_interval = c.flows.sweep_interval});
-             if (c.port_scan.enabled) {
-               pipeline_->AddDetector(std::make_unique<detect::PortScanDetector>(PortScanFrom(c)));
-             }
-             pipeline_thread_ = std::jthread([this](std::stop_token stop) {
-               try {
-                 pipeline_->Run(stop);
-               } catch (const std::exception& e) {
-                 spdlog::critical("flow pipeline stopped: {}", e.what());
-                 kill(getpid(), SIGTERM);
-               }
-             });
-           },
-       // Runs after capture stopped: drains the ring, finishes every flow, stores them.
-       .down =
-           [this] {
-             pipeline_thread_.request_stop();
-             pipeline_thread_.join();
-             notifier_->Close();
-             spdlog::info("flows flushed: {} finished in total",
-                          pipeline_->counters().flows_finished.load());
-             pipeline_.reset();
-           }});
+  startup_.Add({.name = "start the flow pipeline",
+                .up =
+                    [this, &c] {
+                      pipeline_ = std::make_unique<pipeline::FlowPipeline>(
+                          *dataplane_, *sink_,
+                          pipeline::PipelineOptions{.idle_timeout = IdleTimeoutFrom(c),
+                                                    .active_timeout = c.flows.active_timeout,
+                                                    .sweep_interval = c.flows.sweep_interval});
+                      pipeline_thread_ = std::jthread([this](std::stop_token stop) {
+                        try {
+                          pipeline_->Run(stop);
+                        } catch (const std::exception& e) {
+                          spdlog::critical("flow pipeline stopped: {}", e.what());
+                          kill(getpid(), SIGTERM);
+                        }
+                      });
+                    },
+                // Runs after capture stopped: drains the ring, finishes every flow, stores them.
+                .down =
+                    [this] {
+                      pipeline_thread_.request_stop();
+                      pipeline_thread_.join();
+                      pipeline_.reset();
+                    }});
   for (const std::string& interface : c.capture.interfaces) {
     startup_.Add({.name = "attach to " + interface,
                   .up =
@@ -131,36 +215,42 @@ void Agent::BuildSteps() {
                   .down = [this, interface] { dataplane_->Detach(interface); },
                   .hint = "check the interface name with `ip link`"});
   }
-  // Last, so it is torn down first: open streams end before capture stops and the store closes.
-  startup_.Add({.name = "start the API on " + c.api.socket,
+}
+
+// pcap-live: no eBPF, so no blocklist (the block RPCs answer FAILED_PRECONDITION).
+void Agent::AddPcapLiveSteps() {
+  const config::Config& c = config_;
+  startup_.Add({.name = "start pcap-live capture",
                 .up =
                     [this, &c] {
-                      api_ = std::make_unique<api::ApiServer>(
-                          c.api,
-                          std::make_unique<api::NetGuardService>(
-                              [this] { return Status(); }, *store_, blocks_.get(), *notifier_));
+                      pcap_ = std::make_unique<pipeline::PcapLivePipeline>(*sink_, PcapLiveFrom(c));
                     },
-                .down = [this] { api_.reset(); },
-                .hint = "check that the socket's directory is writable and that no other "
-                        "netguardd runs, or pass --socket PATH; for api.tcp check the address "
-                        "and the TLS and token files"});
+                .down = [this] { pcap_.reset(); }});
+  for (const std::string& interface : c.capture.interfaces) {
+    startup_.Add({.name = "capture on " + interface + " (pcap-live)",
+                  .up = [this, interface] { pcap_->Attach(interface); },
+                  // Stops the capture, finishes its flows and stores them.
+                  .down = [this, interface] { pcap_->Detach(interface); },
+                  .hint = "check the interface name with `ip link`; libpcap needs root or "
+                          "CAP_NET_RAW"});
+  }
 }
 
 void Agent::Reload() {
-  if (config_path_.empty()) {
+  if (!reload_) {
     spdlog::info("SIGHUP: no configuration file to reload");
     return;
   }
   config::Config next;
   try {
-    next = config::LoadConfigFile(config_path_);
+    next = reload_();
   } catch (const std::exception& e) {
     spdlog::error("SIGHUP: keeping the running configuration: {}", e.what());
     return;
   }
   spdlog::set_level(spdlog::level::from_str(next.log_level));
-  blocks_->set_allowlist(next.allowlist);
-  pipeline_->WithDetectors([&](auto& detectors) {
+  if (blocks_) blocks_->set_allowlist(next.allowlist);
+  sink_->WithDetectors([&](auto& detectors) {
     for (auto& d : detectors) {
       if (auto* scan = dynamic_cast<detect::PortScanDetector*>(d.get())) {
         scan->set_options(PortScanFrom(next));
@@ -168,10 +258,11 @@ void Agent::Reload() {
     }
   });
   if (next.capture != config_.capture || next.flows != config_.flows ||
-      next.sampling != config_.sampling || next.store != config_.store ||
-      next.api != config_.api || next.port_scan.enabled != config_.port_scan.enabled) {
-    spdlog::warn("SIGHUP: capture, flows, sampling, store, api and port_scan.enabled changes "
-                 "take effect at the next restart");
+      next.sampling != config_.sampling || next.store != config_.store || next.api != config_.api ||
+      next.port_scan.enabled != config_.port_scan.enabled) {
+    spdlog::warn(
+        "SIGHUP: capture, flows, sampling, store, api and port_scan.enabled changes "
+        "take effect at the next restart");
   }
   config_.allowlist = next.allowlist;
   config_.log_level = next.log_level;
@@ -203,11 +294,15 @@ int Agent::Run() {
       break;
     }
     if (sig == SIGHUP) Reload();
-    blocks_->ExpireDue(WallNowNs());
+    if (blocks_) blocks_->ExpireDue(WallNowNs());
   }
   startup_.TearDown();
-  spdlog::info("stopped; blocks stay pinned in {} and are enforced again at the next start",
-               config_.capture.bpf_pin_dir);
+  if (pcap_live()) {
+    spdlog::info("stopped");
+  } else {
+    spdlog::info("stopped; blocks stay pinned in {} and are enforced again at the next start",
+                 config_.capture.bpf_pin_dir);
+  }
   return 0;
 }
 
@@ -215,32 +310,47 @@ AgentStatus Agent::Status() const {
   AgentStatus s;
   s.version = kVersion;
   s.started_ns = started_ns_;
-  for (const capture::Attachment& a : dataplane_->attachments()) {
-    s.interfaces.push_back({.name = a.interface,
-                            .ifindex = a.ifindex,
-                            .backend = "ebpf",
-                            .xdp_mode = std::string(capture::ToString(a.xdp_mode)),
-                            .tc_egress = a.tc_egress});
+  const pipeline::PipelineCounters& p = sink_->counters();
+  if (pcap_) {
+    uint64_t frames = 0, drops = 0;
+    for (const pipeline::PcapInterfaceStatus& i : pcap_->interfaces()) {
+      s.interfaces.push_back({.name = i.name,
+                              .ifindex = i.ifindex,
+                              .backend = "pcap-live",
+                              .xdp_mode = "",
+                              .tc_egress = false});
+      frames += i.frames;
+      drops += i.kernel_drops;
+    }
+    s.counters.emplace_back("pcap_frames", frames);
+    s.counters.emplace_back("pcap_kernel_drops", drops);
+  } else {
+    for (const capture::Attachment& a : dataplane_->attachments()) {
+      s.interfaces.push_back({.name = a.interface,
+                              .ifindex = a.ifindex,
+                              .backend = "ebpf",
+                              .xdp_mode = std::string(capture::ToString(a.xdp_mode)),
+                              .tc_egress = a.tc_egress});
+    }
+    const capture::StatCounters stats = capture::ReadStats(dataplane_->stats_fd());
+    for (uint32_t i = 0; i < NG_STAT_COUNT; ++i) {
+      s.counters.emplace_back(std::string(capture::StatName(i)), stats[i]);
+    }
+    s.ring_drops = stats[NG_STAT_RING_DROPS];
+    s.flow_insert_failures = stats[NG_STAT_FLOW_INSERT_FAILED];
   }
-  const capture::StatCounters stats = capture::ReadStats(dataplane_->stats_fd());
-  for (uint32_t i = 0; i < NG_STAT_COUNT; ++i) {
-    s.counters.emplace_back(std::string(capture::StatName(i)), stats[i]);
-  }
-  const pipeline::PipelineCounters& p = pipeline_->counters();
   s.counters.emplace_back("flows_started", p.flows_started.load());
   s.counters.emplace_back("flows_finished", p.flows_finished.load());
   s.counters.emplace_back("flows_swept_idle", p.flows_swept_idle.load());
   s.counters.emplace_back("flows_swept_active", p.flows_swept_active.load());
   s.counters.emplace_back("alerts", p.alerts.load());
   s.counters.emplace_back("malformed_records", p.malformed_records.load());
-  s.ring_drops = stats[NG_STAT_RING_DROPS];
-  s.flow_insert_failures = stats[NG_STAT_FLOW_INSERT_FAILED];
-  s.queue_overflows = 0;  // the pipeline hands flows on synchronously: there is no queue
+  s.queue_overflows = 0;  // flows are handed on synchronously: there is no queue
   s.flows_evicted = store_->flows_evicted();
   const int64_t last_loss = p.last_loss_ns.load();
   s.coverage_degraded = last_loss != 0 && WallNowNs() - last_loss < 60'000'000'000;
   s.stored_flows = store_->flow_count();
-  s.active_blocks = blocks_->List().size();
+  s.active_blocks = blocks_ ? blocks_->List().size() : 0;
   return s;
 }
 

@@ -2,6 +2,7 @@
 #ifndef NETGUARD_AGENT_APP_AGENT_H_
 #define NETGUARD_AGENT_APP_AGENT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -22,6 +23,8 @@ class BlockManager;
 }
 namespace netguard::pipeline {
 class FlowPipeline;
+class FlowSink;
+class PcapLivePipeline;
 class StreamNotifier;
 }  // namespace netguard::pipeline
 namespace netguard::api {
@@ -34,8 +37,12 @@ extern const char kVersion[];
 
 class Agent {
  public:
-  /// `config_path` is re-read on SIGHUP (empty: nothing to reload).
-  Agent(config::Config config, std::string config_path);
+  /// Re-reads the configuration on SIGHUP, with the same command-line overrides as at start.
+  using ConfigLoader = std::function<config::Config()>;
+
+  /// `reload` is called on SIGHUP (empty: nothing to reload); `config_path` names the file in
+  /// messages.
+  Agent(config::Config config, std::string config_path, ConfigLoader reload);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -49,20 +56,26 @@ class Agent {
 
  private:
   void BuildSteps();
+  void AddEbpfSteps();
+  void AddPcapLiveSteps();
   void Reload();
+  bool pcap_live() const;
 
   config::Config config_;
   std::string config_path_;
+  ConfigLoader reload_;
   int64_t started_ns_ = 0;
   Startup startup_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<capture::EbpfDataPlane> dataplane_;
   std::unique_ptr<capture::Blocklist> blocklist_;
-  std::unique_ptr<respond::BlockManager> blocks_;
+  std::unique_ptr<respond::BlockManager> blocks_;  // null with pcap-live (no blocklist)
   std::unique_ptr<pipeline::StreamNotifier> notifier_;
-  std::unique_ptr<pipeline::FlowPipeline> pipeline_;
+  std::unique_ptr<pipeline::FlowSink> sink_;          // detectors, alerts, flow history
+  std::unique_ptr<pipeline::FlowPipeline> pipeline_;  // capture.backend ebpf
   std::jthread pipeline_thread_;
-  std::unique_ptr<api::ApiServer> api_;  // started last, stopped first
+  std::unique_ptr<pipeline::PcapLivePipeline> pcap_;  // capture.backend pcap-live
+  std::unique_ptr<api::ApiServer> api_;               // started last, stopped first
 };
 
 }  // namespace netguard::app

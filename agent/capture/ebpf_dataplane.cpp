@@ -117,8 +117,7 @@ EbpfDataPlane::EbpfDataPlane(DataPlaneOptions options) : options_(std::move(opti
   cfg.active_timeout_ns = static_cast<uint64_t>(options_.active_timeout.count());
   cfg.sample_first_n = options_.sample_first_n;
   cfg.sample_every_k = options_.sample_every_k;
-  cfg.end_flags =
-      (options_.end_on_fin ? NG_END_ON_FIN : 0) | (options_.end_on_rst ? NG_END_ON_RST : 0);
+  cfg.end_flags = EndFlags(options_);
   cfg.sample_dns = options_.sample_dns;
   cfg.sample_arp = options_.sample_arp;
   cfg.ts_from_meta = options_.timestamps_from_packet;

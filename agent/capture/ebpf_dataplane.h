@@ -34,12 +34,32 @@ struct DataPlaneOptions {
   uint32_t sample_every_k = NG_DEFAULT_SAMPLE_EVERY_K;  // 0 = off
   bool end_on_fin = true;
   bool end_on_rst = true;
+  // CICFlowMeter 2017 lifecycle quirks, set when the feature mode is cic2017 (the end flags of
+  // features::LifecycleFor): a flow's first packet never ends it (NG_END_NOT_ON_FIRST), and the
+  // packet that ends a flow does not close an active period (NG_END_NO_IDLE_ON_END).
+  bool end_not_on_first = false;
+  bool end_no_idle_on_end = false;
   bool sample_dns = true;
   bool sample_arp = true;
   // Test mode: timestamps come from the packet (XDP metadata, skb->tstamp) instead of the
   // kernel clock, so BPF_PROG_RUN can replay a capture's timing.
   bool timestamps_from_packet = false;
 };
+
+/// The kernel's ng_config.end_flags (enum ng_end_on bits) for `options`.
+inline uint8_t EndFlags(const DataPlaneOptions& options) {
+  return static_cast<uint8_t>((options.end_on_fin ? NG_END_ON_FIN : 0) |
+                              (options.end_on_rst ? NG_END_ON_RST : 0) |
+                              (options.end_not_on_first ? NG_END_NOT_ON_FIRST : 0) |
+                              (options.end_no_idle_on_end ? NG_END_NO_IDLE_ON_END : 0));
+}
+/// Sets the four end options from enum ng_end_on bits (e.g. features::LifecycleFor().step).
+inline void SetEndFlags(DataPlaneOptions& options, uint8_t flags) {
+  options.end_on_fin = (flags & NG_END_ON_FIN) != 0;
+  options.end_on_rst = (flags & NG_END_ON_RST) != 0;
+  options.end_not_on_first = (flags & NG_END_NOT_ON_FIRST) != 0;
+  options.end_no_idle_on_end = (flags & NG_END_NO_IDLE_ON_END) != 0;
+}
 
 /// One interface the programs are attached to.
 struct Attachment {

@@ -180,8 +180,15 @@ void ReadFlows(const Reader& r, const YAML::Node& node, const std::string& key, 
           [&](const YAML::Node& v, const std::string& k) { f.end_on_fin = r.Bool(v, k); }},
          {"end_on_rst",
           [&](const YAML::Node& v, const std::string& k) { f.end_on_rst = r.Bool(v, k); }},
-         {"sweep_interval", [&](const YAML::Node& v, const std::string& k) {
+         {"sweep_interval",
+          [&](const YAML::Node& v, const std::string& k) {
             f.sweep_interval = r.Duration(v, k, milliseconds(10), seconds(60));
+          }},
+         {"feature_mode", [&](const YAML::Node& v, const std::string& k) {
+            f.feature_mode = r.String(v, k);
+            if (f.feature_mode != "corrected" && f.feature_mode != "cic2017") {
+              r.Fail(v, k, "expected corrected or cic2017, got '" + f.feature_mode + "'");
+            }
           }}});
 }
 

@@ -46,6 +46,11 @@ struct FlowConfig {
   bool end_on_fin = true;
   bool end_on_rst = true;
   std::chrono::milliseconds sweep_interval{1000};
+  // "corrected" (the settings above) or "cic2017": the CICFlowMeter 2017 lifecycle of
+  // features::LifecycleFor (FIN ends a flow except on its first packet, RST does not, no idle
+  // timeout), in the kernel and in pcap-live alike. Overrides end_on_fin, end_on_rst and
+  // idle_timeout.
+  std::string feature_mode = "corrected";
 
   friend bool operator==(const FlowConfig&, const FlowConfig&) = default;
 };

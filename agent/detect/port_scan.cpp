@@ -8,13 +8,20 @@
 namespace netguard::detect {
 
 size_t PortScanDetector::Hash::operator()(const Address& a) const {
-  uint64_t h = 0xcbf29ce484222325ull ^ a.family;
-  for (uint32_t w : a.words) h = (h ^ w) * 0x100000001b3ull;
-  return static_cast<size_t>(h ^ (h >> 29));
+  // splitmix64's finalizer over the words: IPv4 addresses differ only in some bytes of one word,
+  // which a plain FNV step leaves in a few bits.
+  uint64_t h = a.family;
+  for (uint32_t w : a.words) {
+    h = (h ^ w) + 0x9e3779b97f4a7c15ull;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
+  }
+  return static_cast<size_t>(h);
 }
 
 size_t PortScanDetector::Hash::operator()(const Target& t) const {
-  return (*this)(t.host) * 31 + t.port;
+  return (*this)(t.host) ^ (static_cast<size_t>(t.port) * 0x9e3779b97f4a7c15ull);
 }
 
 PortScanDetector::PortScanDetector(PortScanOptions options) : options_(options) {}

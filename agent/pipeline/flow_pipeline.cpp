@@ -20,11 +20,21 @@ FlowEndReason ToEndReason(uint8_t reason) {
 
 }  // namespace
 
+FlowPipeline::FlowPipeline(capture::EbpfDataPlane& dataplane, FlowSink& sink,
+                           PipelineOptions options)
+    : FlowPipeline(dataplane, nullptr, &sink, options) {}
+
 FlowPipeline::FlowPipeline(capture::EbpfDataPlane& dataplane, store::Store& store,
                            StreamNotifier& notifier, PipelineOptions options)
+    : FlowPipeline(dataplane, std::make_unique<FlowSink>(store, notifier, options.loss_memory),
+                   nullptr, options) {}
+
+FlowPipeline::FlowPipeline(capture::EbpfDataPlane& dataplane, std::unique_ptr<FlowSink> own_sink,
+                           FlowSink* sink, PipelineOptions options)
     : dataplane_(dataplane),
-      store_(store),
-      notifier_(notifier),
+      own_sink_(std::move(own_sink)),
+      sink_(sink ? *sink : *own_sink_),
+      counters_(sink_.counters()),
       options_(options),
       flows_(dataplane.flows_fd()) {
   ring_ = std::make_unique<capture::RingReader>(
@@ -35,11 +45,6 @@ FlowPipeline::FlowPipeline(capture::EbpfDataPlane& dataplane, store::Store& stor
 }
 
 FlowPipeline::~FlowPipeline() = default;
-
-void FlowPipeline::AddDetector(std::unique_ptr<detect::Detector> detector) {
-  std::lock_guard lock(mu_);
-  detectors_.push_back(std::move(detector));
-}
 
 FlowRecord FlowPipeline::ToRecord(const ng_flow_key& key, const ng_flow& flow) const {
   FlowRecord record;
@@ -54,49 +59,11 @@ void FlowPipeline::OnFlowEvent(const ng_flow_event& event) {
   FlowRecord record = ToRecord(event.key, event.flow);
   record.ifindex = event.hdr.ifindex;
   if (event.hdr.type == NG_REC_FLOW_START) {
-    counters_.flows_started.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard lock(mu_);
-    for (auto& detector : detectors_) detector->OnFlowStart(record, *this);
+    sink_.FlowStarted(record);
     return;
   }
   record.end_reason = ToEndReason(event.hdr.reason);
-  Finish(std::move(record));
-}
-
-void FlowPipeline::Finish(FlowRecord record) {
-  counters_.flows_finished.fetch_add(1, std::memory_order_relaxed);
-  {
-    std::lock_guard lock(mu_);
-    for (auto& detector : detectors_) detector->OnFlowEnd(record, *this);
-  }
-  finished_.push_back(std::move(record));
-}
-
-void FlowPipeline::FlushFlows() {
-  if (finished_.empty()) return;
-  try {
-    store_.AddFlows(finished_);
-    notifier_.PublishFlows(finished_.back().id);
-  } catch (const std::exception& e) {
-    spdlog::error("storing {} flows failed: {}", finished_.size(), e.what());
-  }
-  finished_.clear();
-}
-
-void FlowPipeline::Emit(Alert alert) {
-  const int64_t last_loss = counters_.last_loss_ns.load();
-  alert.degraded_coverage =
-      last_loss != 0 && alert.time_ns - last_loss < options_.loss_memory.count();
-  try {
-    store_.AddAlert(alert);  // committed before anyone can stream it
-  } catch (const std::exception& e) {
-    spdlog::error("storing a {} alert failed: {}", alert.alert_class, e.what());
-    return;
-  }
-  counters_.alerts.fetch_add(1, std::memory_order_relaxed);
-  notifier_.PublishAlert(alert.id);
-  spdlog::info("alert {}: {} {} -> {} ({}, {})", alert.id, alert.alert_class, alert.src_addr,
-               alert.dst_addr, ToString(alert.severity), alert.mitre_technique);
+  sink_.FlowFinished(std::move(record));
 }
 
 void FlowPipeline::Sweep(bool everything) {
@@ -129,10 +96,9 @@ void FlowPipeline::Sweep(bool everything) {
     if (!taken || taken->state != NG_FLOW_ACTIVE) continue;
     FlowRecord record = ToRecord(entry.key, *taken);
     record.end_reason = reason;
-    Finish(std::move(record));
+    sink_.FlowFinished(std::move(record));
   }
-  std::lock_guard lock(mu_);
-  for (auto& detector : detectors_) detector->OnTick(WallNowNs());
+  sink_.Tick(WallNowNs());
 }
 
 void FlowPipeline::CheckLoss() {
@@ -145,7 +111,7 @@ void FlowPipeline::CheckLoss() {
     spdlog::warn("data plane loss: ring drops {}, flow inserts refused {}, bad records {}",
                  drops - counters_.ring_drops, insert_failed - counters_.flow_insert_failed,
                  malformed - counters_.malformed_records);
-    counters_.last_loss_ns = WallNowNs();
+    sink_.NoteLoss(WallNowNs());
   }
   counters_.ring_drops = drops;
   counters_.flow_insert_failed = insert_failed;
@@ -166,11 +132,11 @@ void FlowPipeline::Run(std::stop_token stop) {
       CheckLoss();
       next_sweep = std::chrono::steady_clock::now() + options_.sweep_interval;
     }
-    FlushFlows();
+    sink_.Flush();
   }
   ring_->Drain();
   Sweep(true);
-  FlushFlows();
+  sink_.Flush();
 }
 
 }  // namespace netguard::pipeline

@@ -72,7 +72,7 @@ class PcapParityTest : public DataPlaneTest {
     capture::pcap::FlowTableOptions t;
     t.step.activity_timeout_us = static_cast<uint64_t>(o.activity_timeout.count());
     t.step.active_timeout_ns = static_cast<uint64_t>(o.active_timeout.count());
-    t.step.end_flags = (o.end_on_fin ? NG_END_ON_FIN : 0) | (o.end_on_rst ? NG_END_ON_RST : 0);
+    t.step.end_flags = capture::EndFlags(o);
     t.idle_timeout = std::chrono::nanoseconds(0);
     t.sweep_interval = std::chrono::nanoseconds(0);
     return t;

@@ -16,31 +16,26 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <ctime>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "child_process.h"
+#include "daemon_fixture.h"
 #include "netns_lab.h"
 #include "traffic.h"
 
-#ifndef NETGUARDD_PATH
-#error "NETGUARDD_PATH must name the netguardd binary"
-#endif
 #ifndef NGCTL_PATH
 #error "NGCTL_PATH must name the ngctl binary"
 #endif
@@ -52,8 +47,6 @@ using nlohmann::json;
 using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
-constexpr milliseconds kDaemonStart{20000};  // BPF load + verification on a busy 2-core box
-constexpr milliseconds kDaemonStop{15000};   // drain, final sweep, store close
 constexpr milliseconds kFlowVisible{10000};  // FIN -> ring -> store (idle timeout 2 s as backstop)
 constexpr milliseconds kAlertVisible{10000};
 constexpr milliseconds kNotReceived{300};  // a blocked datagram must not arrive within this
@@ -122,31 +115,6 @@ class HttpServer {
   std::thread thread_;
 };
 
-/// Output of one ngctl run: exit code, everything it printed, and its JSON lines parsed.
-struct CtlResult {
-  int code = -1;
-  std::string output;
-  std::vector<json> objects;
-};
-
-// uint64 fields are strings in the protobuf JSON mapping; accept numbers too.
-uint64_t U64(const json& value) {
-  if (value.is_string()) return std::stoull(value.get<std::string>());
-  if (value.is_number_unsigned() || value.is_number_integer()) return value.get<uint64_t>();
-  return 0;
-}
-
-int64_t I64(const json& value) {
-  if (value.is_string()) return std::stoll(value.get<std::string>());
-  if (value.is_number_integer()) return value.get<int64_t>();
-  return 0;
-}
-
-std::string Str(const json& object, const char* key) {
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // Seconds since the epoch of an RFC 3339 UTC time as protobuf prints it
 // ("2024-05-01T12:00:00.123Z"); the fraction is dropped. nullopt when it does not parse.
 std::optional<int64_t> Rfc3339Seconds(const std::string& text) {
@@ -156,32 +124,16 @@ std::optional<int64_t> Rfc3339Seconds(const std::string& text) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-class ControlPlaneE2eTest : public ::testing::Test {
+class ControlPlaneE2eTest : public DaemonE2eTest {
  protected:
+  ControlPlaneE2eTest() : DaemonE2eTest("control", {"nmap", "curl", "timeout"}) {}
+
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root: network namespaces, BPF programs";
-    ASSERT_TRUE(std::filesystem::exists(NETGUARDD_PATH)) << NETGUARDD_PATH;
-    ASSERT_TRUE(std::filesystem::exists(NGCTL_PATH)) << NGCTL_PATH;
-    for (const char* tool : {"nmap", "curl", "timeout"}) {
-      std::string out;
-      int rc = -1;
-      try {
-        rc = RunCommand({tool, "--version"}, &out);
-      } catch (const std::exception&) {
-      }
-      ASSERT_EQ(rc, 0) << tool << " is needed (scripts/install-deps.sh installs it)";
-    }
-    lab_ = std::make_unique<NetnsLab>();
-    pins_ = std::make_unique<PinDir>("control");
-    // /tmp/nge2e-<pid>-*: removed by NetnsLab::RemoveStale if this process is killed.
-    state_ = "/tmp/" + NetnsLab::Tag() + "-control";
-    std::filesystem::remove_all(state_);
-    std::filesystem::create_directories(state_);
-    socket_ = state_ + "/netguard.sock";
-    daemon_log_ = state_ + "/netguardd.log";
+    ASSERT_NO_FATAL_FAILURE(DaemonE2eTest::SetUp());
+    if (IsSkipped()) return;
     follower_log_ = state_ + "/ngctl-follow.stderr";
-    config_ = state_ + "/netguard.yaml";
-    std::ofstream config(config_);
+    dump_on_failure_.push_back(follower_log_);
+    std::ostringstream config;
     config << "flows:\n"
               "  idle_timeout: 2s\n"
               "  sweep_interval: 200ms\n"
@@ -190,8 +142,7 @@ class ControlPlaneE2eTest : public ::testing::Test {
               "  window: 60s\n"
               "  distinct_ports: "
            << kDistinctPorts << "\n";
-    config.close();
-    ASSERT_TRUE(config.good()) << "cannot write " << config_;
+    ASSERT_NO_FATAL_FAILURE(WriteConfig(config.str()));
     http_ = std::make_unique<HttpServer>(lab_->sensor().fd(), lab_->sensor_ip());
     udp_server_ = BoundSocket(lab_->sensor().fd(), SOCK_DGRAM, lab_->sensor_ip(), 0);
     udp_port_ = LocalPort(udp_server_.get());
@@ -202,82 +153,14 @@ class ControlPlaneE2eTest : public ::testing::Test {
 
   void TearDown() override {
     follower_.reset();  // SIGKILL whatever still runs
-    daemon_.reset();
-    if (HasFailure() && !state_.empty()) {
-      for (const std::string& path : {daemon_log_, follower_log_}) {
-        std::ifstream in(path);
-        if (in) std::cerr << "---- " << path << " ----\n" << in.rdbuf() << "\n";
-      }
-    }
     http_.reset();
     udp_server_.Reset();
     from_a_.Reset();
     from_b_.Reset();
-    if (!state_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(state_, ec);
-    }
-    pins_.reset();
-    lab_.reset();
-  }
-
-  // ---- the daemon ----
-
-  void StartDaemon() {
-    {
-      std::ofstream log(daemon_log_, std::ios::app);
-      log << "==== netguardd start " << ++starts_ << " ====\n";
-    }
-    daemon_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{NETGUARDD_PATH, "--config", config_, "-i", lab_->sensor_if(),
-                                 "--bpf-pin-dir", pins_->path(), "--store", state_ + "/netguard.db",
-                                 "--socket", socket_},
-        ChildProcess::Options{.netns_fd = lab_->sensor().fd(), .output_path = daemon_log_});
-    // Ready when the API answers with the interface attached (the API starts last).
-    bool ready = false;
-    const auto deadline = Clock::now() + kDaemonStart;
-    while (!ready && Clock::now() < deadline && daemon_->Running()) {
-      const CtlResult status = Ctl({"status"});
-      if (status.code == 0 && status.objects.size() == 1) {
-        for (const json& i : status.objects[0].value("interfaces", json::array())) {
-          if (i.value("name", "") == lab_->sensor_if() && i.value("tcEgress", false)) ready = true;
-        }
-      }
-      if (!ready) std::this_thread::sleep_for(milliseconds(100));
-    }
-    ASSERT_TRUE(daemon_->Running())
-        << "netguardd exited: " << DescribeWaitStatus(*daemon_->WaitExit(milliseconds(0)));
-    ASSERT_TRUE(ready) << "netguardd did not serve " << socket_ << " with " << lab_->sensor_if()
-                       << " attached within " << kDaemonStart.count() << " ms";
-  }
-
-  void StopDaemon() {
-    daemon_->Signal(SIGTERM);
-    const std::optional<int> status = daemon_->WaitExit(kDaemonStop);
-    ASSERT_TRUE(status.has_value()) << "netguardd did not stop on SIGTERM";
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << DescribeWaitStatus(*status);
+    DaemonE2eTest::TearDown();  // the daemon, the logs on failure, state, pins, namespaces
   }
 
   // ---- the clients ----
-
-  /// Runs `ngctl --socket S -o json ARGS...` (bounded: every unary call has a deadline).
-  CtlResult Ctl(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {NGCTL_PATH, "--socket", socket_, "-o", "json"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    CtlResult result;
-    result.code = RunCommand(argv, &result.output);
-    size_t start = 0;
-    while (start < result.output.size()) {
-      size_t end = result.output.find('\n', start);
-      if (end == std::string::npos) end = result.output.size();
-      const std::string line = result.output.substr(start, end - start);
-      if (!line.empty() && line.front() == '{') {
-        result.objects.push_back(json::parse(line, nullptr, /*allow_exceptions=*/false));
-      }
-      start = end + 1;
-    }
-    return result;
-  }
 
   /// GET / from `source_ip` in the peer namespace with curl; returns curl's exit code (28: the
   /// connection timed out) and its output in *body.
@@ -319,15 +202,7 @@ class ControlPlaneE2eTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  std::unique_ptr<NetnsLab> lab_;
-  std::unique_ptr<PinDir> pins_;
-  std::string state_;  // config, store, socket and logs
-  std::string socket_;
-  std::string config_;
-  std::string daemon_log_;
   std::string follower_log_;
-  int starts_ = 0;
-  std::unique_ptr<ChildProcess> daemon_;
   std::unique_ptr<ChildProcess> follower_;
   std::unique_ptr<HttpServer> http_;
   Fd udp_server_;
@@ -395,10 +270,7 @@ TEST_F(ControlPlaneE2eTest, FlowsAlertsBlocksThroughNgctlAcrossARestart) {
     EXPECT_EQ(Ctl({"alerts"}).objects.size(), 0u) << "an alert exists before the scan";
 
     std::string nmap_out;
-    const int nmap_rc = RunCommand(
-        {"ip", "netns", "exec", lab_->peer().name(), "timeout", "30", "nmap", "-sS", "-Pn", "-n",
-         "-p", "1-200", "--max-retries", "0", "-S", ip_a, "-e", lab_->peer_if(), lab_->sensor_ip()},
-        &nmap_out);
+    const int nmap_rc = NmapSynScan(ip_a, "1-200", &nmap_out);
     ASSERT_EQ(nmap_rc, 0) << nmap_out;
 
     // Pushed to the follower that was already running.

@@ -35,6 +35,7 @@ capture:
 flows:
   idle_timeout: 2m
   activity_timeout: 500ms
+  feature_mode: cic2017
 sampling:
   one_in: 0
 store:
@@ -53,6 +54,7 @@ api:
   EXPECT_TRUE(c.capture.xdp_generic_only);
   EXPECT_EQ(c.flows.idle_timeout, std::chrono::seconds(120));
   EXPECT_EQ(c.flows.activity_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(c.flows.feature_mode, "cic2017");
   EXPECT_EQ(c.sampling.one_in, 0u);
   EXPECT_EQ(c.store.max_flows, 5000u);
   ASSERT_EQ(c.allowlist.size(), 2u);
@@ -82,6 +84,7 @@ TEST(ConfigTest, RejectsBadValues) {
   EXPECT_EQ(LoadError("capture: {bpf_pin_dir: /tmp/x}").key(), "capture.bpf_pin_dir");
   EXPECT_EQ(LoadError("flows: {active_timeout: 2h}").key(), "flows.active_timeout");
   EXPECT_EQ(LoadError("flows: {end_on_fin: maybe}").key(), "flows.end_on_fin");
+  EXPECT_EQ(LoadError("flows: {feature_mode: cic2018}").key(), "flows.feature_mode");
   EXPECT_EQ(LoadError("store: {max_flows: -5}").key(), "store.max_flows");
   EXPECT_EQ(LoadError("allowlist: [10.0.0.0/33]").key(), "allowlist");
   EXPECT_EQ(LoadError("allowlist: 10.0.0.1").key(), "allowlist");

@@ -1,0 +1,71 @@
+#include "pipeline/flow_sink.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+#include "common/clock.h"
+
+namespace netguard::pipeline {
+
+FlowSink::FlowSink(store::Store& store, StreamNotifier& notifier,
+                   std::chrono::nanoseconds loss_memory)
+    : store_(store), notifier_(notifier), loss_memory_(loss_memory) {}
+
+FlowSink::~FlowSink() = default;
+
+void FlowSink::AddDetector(std::unique_ptr<detect::Detector> detector) {
+  std::lock_guard lock(mu_);
+  detectors_.push_back(std::move(detector));
+}
+
+void FlowSink::FlowStarted(const FlowRecord& flow) {
+  counters_.flows_started.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  for (auto& detector : detectors_) detector->OnFlowStart(flow, *this);
+}
+
+void FlowSink::FlowFinished(FlowRecord flow) {
+  counters_.flows_finished.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  for (auto& detector : detectors_) detector->OnFlowEnd(flow, *this);
+  pending_.push_back(std::move(flow));
+}
+
+void FlowSink::Tick(int64_t now_ns) {
+  std::lock_guard lock(mu_);
+  for (auto& detector : detectors_) detector->OnTick(now_ns);
+}
+
+void FlowSink::Flush() {
+  std::lock_guard flush_lock(flush_mu_);
+  std::vector<FlowRecord> flows;
+  {
+    std::lock_guard lock(mu_);
+    flows.swap(pending_);
+  }
+  if (flows.empty()) return;
+  try {
+    store_.AddFlows(flows);
+    notifier_.PublishFlows(flows.back().id);
+  } catch (const std::exception& e) {
+    spdlog::error("storing {} flows failed: {}", flows.size(), e.what());
+  }
+}
+
+void FlowSink::Emit(Alert alert) {
+  const int64_t last_loss = counters_.last_loss_ns.load();
+  alert.degraded_coverage = last_loss != 0 && alert.time_ns - last_loss < loss_memory_.count();
+  try {
+    store_.AddAlert(alert);  // committed before anyone can stream it
+  } catch (const std::exception& e) {
+    spdlog::error("storing a {} alert failed: {}", alert.alert_class, e.what());
+    return;
+  }
+  counters_.alerts.fetch_add(1, std::memory_order_relaxed);
+  notifier_.PublishAlert(alert.id);
+  spdlog::info("alert {}: {} {} -> {} ({}, {})", alert.id, alert.alert_class, alert.src_addr,
+               alert.dst_addr, ToString(alert.severity), alert.mitre_technique);
+}
+
+}  // namespace netguard::pipeline
