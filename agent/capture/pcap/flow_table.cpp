@@ -18,11 +18,18 @@ bool KeyBefore(uint64_t ts_x, const ng_flow_key& x, uint64_t ts_y, const ng_flow
 }  // namespace
 
 size_t FlowKeyHash::operator()(const ng_flow_key& key) const noexcept {
-  unsigned char bytes[sizeof(key)];
-  std::memcpy(bytes, &key, sizeof(key));
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char b : bytes) h = (h ^ b) * 0x100000001b3ULL;
-  return static_cast<size_t>(h ^ (h >> 32));
+  // Word at a time with a strong mix (splitmix64's finalizer): 5 steps for the 40-byte key.
+  uint64_t words[sizeof(key) / 8];
+  static_assert(sizeof(key) % 8 == 0);
+  std::memcpy(words, &key, sizeof(key));
+  uint64_t h = 0;
+  for (uint64_t w : words) {
+    h = (h ^ w) + 0x9e3779b97f4a7c15ULL;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+  }
+  return static_cast<size_t>(h);
 }
 
 FlowTable::FlowTable(FlowTableOptions options, FlowEvents& events)
@@ -122,15 +129,18 @@ void FlowTable::Sweep(uint64_t now_ns) {
 }
 
 void FlowTable::Flush(FlowEndReason reason) {
-  std::vector<std::pair<ng_flow_key, ng_flow>> all(flows_.begin(), flows_.end());
-  flows_.clear();
-  std::sort(all.begin(), all.end(), [](const auto& x, const auto& y) {
-    return KeyBefore(x.second.first_ts_ns, x.first, y.second.first_ts_ns, y.first);
+  // Sort pointers into flow start order, not the ~512-byte entries themselves.
+  std::vector<const std::pair<const ng_flow_key, ng_flow>*> order;
+  order.reserve(flows_.size());
+  for (const auto& entry : flows_) order.push_back(&entry);
+  std::sort(order.begin(), order.end(), [](const auto* x, const auto* y) {
+    return KeyBefore(x->second.first_ts_ns, x->first, y->second.first_ts_ns, y->first);
   });
-  for (const auto& [key, flow] : all) {
+  for (const auto* entry : order) {
     stats_.flows_flushed++;
-    events_.OnFlowEnd(Record(key, flow, reason));
+    events_.OnFlowEnd(Record(entry->first, entry->second, reason));
   }
+  flows_.clear();
 }
 
 const ng_flow* FlowTable::Find(const ng_flow_key& key) const {
