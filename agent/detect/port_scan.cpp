@@ -31,10 +31,18 @@ int64_t PortScanDetector::window_ns() const {
 }
 
 void PortScanDetector::Expire(Source& source, int64_t now_ns) {
-  while (!source.probes.empty() && source.probes.front().time_ns <= now_ns - window_ns()) {
-    auto it = source.open.find(source.probes.front().target);
+  auto& probes = source.probes;
+  while (source.first < probes.size() && probes[source.first].time_ns <= now_ns - window_ns()) {
+    auto it = source.open.find(probes[source.first].target);
     if (--it->second == 0) source.open.erase(it);
-    source.probes.pop_front();
+    ++source.first;
+  }
+  if (source.first == probes.size()) {
+    probes.clear();
+    source.first = 0;
+  } else if (source.first > probes.size() / 2) {  // compact: amortised O(1) per probe
+    probes.erase(probes.begin(), probes.begin() + static_cast<std::ptrdiff_t>(source.first));
+    source.first = 0;
   }
 }
 
@@ -92,8 +100,8 @@ void PortScanDetector::Alert(const FlowRecord& flow, const Source& source, int64
       {"distinct_targets", source.open.size()},
       {"threshold", options_.distinct_ports},
       {"window_s", options_.window.count()},
-      {"flows_in_window", source.probes.size()},
-      {"first_probe_ns", source.probes.front().time_ns},
+      {"flows_in_window", source.probes.size() - source.first},
+      {"first_probe_ns", source.probes[source.first].time_ns},
       {"hosts", per_host},
       {"ports_sample", sample},
   };
@@ -119,7 +127,7 @@ void PortScanDetector::OnTick(int64_t now_ns) {
     --it;
     Source& source = sources_.at(*it);
     Expire(source, now_ns);
-    if (!source.probes.empty() || now_ns - source.alerted_ns < window_ns()) break;
+    if (source.first < source.probes.size() || now_ns - source.alerted_ns < window_ns()) break;
     sources_.erase(*it);
     it = lru_.erase(it);
   }

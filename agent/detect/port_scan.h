@@ -5,10 +5,10 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <list>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "detect/detector.h"
 
@@ -57,7 +57,10 @@ class PortScanDetector final : public Detector {
     Target target;
   };
   struct Source {
-    std::deque<Probe> probes;                         // in time order, within the window
+    // In time order; [first, end) are within the window. A vector, not a deque: a deque's first
+    // push allocates 512 bytes, per source, which a random-source flood multiplies.
+    std::vector<Probe> probes;
+    size_t first = 0;
     std::unordered_map<Target, uint32_t, Hash> open;  // target -> probes in the window
     int64_t alerted_ns = 0;                           // last alert time, 0 = never
     std::list<Address>::iterator lru;
