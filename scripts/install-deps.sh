@@ -19,6 +19,8 @@ PACKAGES=(
   # pcap backends, the pcap-live e2e test's reference capture, and the offline_features
   # benchmark's peers (ndpiReader; argus-server provides /usr/sbin/argus)
   libpcap-dev tcpdump libndpi-bin argus-server
+  # packaging test: cpack -G DEB (dpkg-shlibdeps) and -G RPM; systemd-analyze for the unit
+  dpkg-dev fakeroot rpm systemd
 )
 
 if [ "$(id -u)" -ne 0 ]; then
