@@ -15,7 +15,6 @@
 //   argus -X -r FILE -w /dev/null    (argus-server; -X: no /etc/argus.conf)
 // Prints one JSON object. See docs/benchmarks.md.
 #include <pcap/pcap.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -38,6 +37,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "http_server.h"
 #include "netns_lab.h"
 #include "support/packet_builder.h"
 #include "traffic.h"
@@ -195,69 +195,6 @@ void WriteMixed(const std::string& path, uint64_t flows) {
   for (const Pkt& p : all) out.Write(p.frame, p.ts_ns);
 }
 
-// A one-thread HTTP/1.1 server in `ns_fd`: every request gets `body_bytes` and
-// "Connection: close".
-class HttpServer {
- public:
-  HttpServer(int ns_fd, const std::string& ip, size_t body_bytes)
-      : listener_(e2e::BoundSocket(ns_fd, SOCK_STREAM, ip, 0)),
-        port_(e2e::LocalPort(listener_.get())),
-        body_(body_bytes, 'x') {
-    if (listen(listener_.get(), 64) != 0) throw std::runtime_error("listen failed");
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~HttpServer() {
-    stop_ = true;
-    thread_.join();
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  void Serve() {
-    while (!stop_) {
-      pollfd p{.fd = listener_.get(), .events = POLLIN, .revents = 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      e2e::Fd conn(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (!conn.valid()) continue;
-      std::string request;
-      const auto deadline = Clock::now() + milliseconds(2000);
-      while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536 &&
-             Clock::now() < deadline && !stop_) {
-        pollfd c{.fd = conn.get(), .events = POLLIN, .revents = 0};
-        if (poll(&c, 1, 100) <= 0) continue;
-        char buf[2048];
-        const ssize_t n = recv(conn.get(), buf, sizeof(buf), 0);
-        if (n <= 0) break;
-        request.append(buf, static_cast<size_t>(n));
-      }
-      const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                               std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n";
-      send(conn.get(), head.data(), head.size(), MSG_NOSIGNAL);
-      size_t sent = 0;
-      while (sent < body_.size() && !stop_) {
-        const ssize_t n = send(conn.get(), body_.data() + sent, body_.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        sent += static_cast<size_t>(n);
-      }
-      shutdown(conn.get(), SHUT_WR);
-      // Wait (bounded) for the client's FIN so the capture holds whole connections.
-      char drain[512];
-      const auto close_deadline = Clock::now() + milliseconds(2000);
-      while (Clock::now() < close_deadline) {
-        pollfd c{.fd = conn.get(), .events = POLLIN, .revents = 0};
-        if (poll(&c, 1, 100) <= 0) continue;
-        if (recv(conn.get(), drain, sizeof(drain), 0) <= 0) break;
-      }
-    }
-  }
-
-  e2e::Fd listener_;
-  uint16_t port_;
-  std::string body_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 std::string ReadText(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
@@ -269,7 +206,7 @@ std::string ReadText(const std::string& path) {
 // namespace, recorded by tcpdump on the sensor's veth. Bounded: curl 120 s, tcpdump stop 5 s.
 void RecordHttp(const std::string& path, const std::string& dir, int requests, size_t body) {
   e2e::NetnsLab lab;
-  HttpServer server(lab.sensor().fd(), lab.sensor_ip(), body);
+  e2e::HttpServer server(lab.sensor().fd(), lab.sensor_ip(), std::string(body, 'x'));
   const std::string log = dir + "/tcpdump.log";
   ChildProcess tcpdump({"/usr/bin/tcpdump", "-i", lab.sensor_if(), "-n", "-U", "-w", path},
                        {.netns_fd = lab.sensor().fd(), .output_path = log});

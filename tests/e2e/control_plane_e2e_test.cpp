@@ -13,12 +13,10 @@
 //
 // Every wait has a deadline; on failure the daemon log and the follower's stderr are printed.
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -28,11 +26,11 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "child_process.h"
 #include "daemon_fixture.h"
+#include "http_server.h"
 #include "netns_lab.h"
 #include "traffic.h"
 
@@ -54,66 +52,6 @@ constexpr int kDistinctPorts = 20;         // port_scan.distinct_ports of the te
 constexpr int kShortTtlSeconds = 3;
 constexpr milliseconds kShortTtlDeadline{6000};  // TTL + the agent's 1 s expiry tick + margin
 constexpr char kHttpBody[] = "netguard-e2e-ok";
-
-/// A minimal HTTP/1.1 server on a listening socket in the sensor namespace, served by one
-/// thread: every request gets a 200 with kHttpBody and the connection is closed.
-class HttpServer {
- public:
-  HttpServer(int ns_fd, const std::string& ip)
-      : listener_(BoundSocket(ns_fd, SOCK_STREAM, ip, 0)), port_(LocalPort(listener_.get())) {
-    if (listen(listener_.get(), 16) != 0) {
-      throw std::system_error(errno, std::generic_category(), "listen");
-    }
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~HttpServer() {
-    stop_ = true;
-    thread_.join();
-  }
-  HttpServer(const HttpServer&) = delete;
-  HttpServer& operator=(const HttpServer&) = delete;
-
-  uint16_t port() const { return port_; }
-  int served() const { return served_; }
-
- private:
-  void Serve() {
-    while (!stop_) {
-      pollfd p{.fd = listener_.get(), .events = POLLIN, .revents = 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      Fd conn(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (!conn.valid()) continue;
-      // Read the request head (bounded in time and size), answer, close.
-      std::string request;
-      const auto deadline = Clock::now() + milliseconds(2000);
-      while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536 &&
-             Clock::now() < deadline && !stop_) {
-        pollfd c{.fd = conn.get(), .events = POLLIN, .revents = 0};
-        if (poll(&c, 1, 100) <= 0) continue;
-        char buf[2048];
-        const ssize_t n = recv(conn.get(), buf, sizeof(buf), 0);
-        if (n <= 0) break;
-        request.append(buf, static_cast<size_t>(n));
-      }
-      if (request.find("\r\n\r\n") == std::string::npos) continue;
-      const std::string body = kHttpBody;
-      const std::string response =
-          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-      if (send(conn.get(), response.data(), response.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(response.size())) {
-        ++served_;
-      }
-      shutdown(conn.get(), SHUT_WR);
-    }
-  }
-
-  Fd listener_;
-  uint16_t port_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> served_{0};
-  std::thread thread_;
-};
 
 // Seconds since the epoch of an RFC 3339 UTC time as protobuf prints it
 // ("2024-05-01T12:00:00.123Z"); the fraction is dropped. nullopt when it does not parse.
@@ -143,7 +81,7 @@ class ControlPlaneE2eTest : public DaemonE2eTest {
               "  distinct_ports: "
            << kDistinctPorts << "\n";
     ASSERT_NO_FATAL_FAILURE(WriteConfig(config.str()));
-    http_ = std::make_unique<HttpServer>(lab_->sensor().fd(), lab_->sensor_ip());
+    http_ = std::make_unique<HttpServer>(lab_->sensor().fd(), lab_->sensor_ip(), kHttpBody);
     udp_server_ = BoundSocket(lab_->sensor().fd(), SOCK_DGRAM, lab_->sensor_ip(), 0);
     udp_port_ = LocalPort(udp_server_.get());
     from_a_ = BoundSocket(lab_->peer().fd(), SOCK_DGRAM, lab_->peer_ip_a(), 0);

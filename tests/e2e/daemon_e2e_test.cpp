@@ -166,9 +166,8 @@ class DaemonE2eTest : public ::testing::Test {
     logs_.push_back(log);
     daemons_.push_back(std::make_unique<Daemon>(
         lab_->sensor().fd(),
-        std::vector<std::string>{"-i", lab_->sensor_if(), "--bpf-pin-dir", pins_->path(),
-                                 "--store", state_ + "/netguard.db", "--socket",
-                                 state_ + "/netguard.sock"},
+        std::vector<std::string>{"-i", lab_->sensor_if(), "--bpf-pin-dir", pins_->path(), "--store",
+                                 state_ + "/netguard.db", "--socket", state_ + "/netguard.sock"},
         log));
     return *daemons_.back();
   }

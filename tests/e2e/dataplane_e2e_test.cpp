@@ -1,11 +1,9 @@
 // End to end on the real kernel: the EbpfDataPlane attached (XDP native + TC egress) to the
 // sensor side of a veth pair, real traffic from the peer namespace, and the flow map, ring
 // records, statistics and blocklist checked against exactly what was sent.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/if_link.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -282,39 +280,11 @@ TEST_F(DataPlaneE2eTest, CountsTcpConnectionAndEndsItAtFin) {
   constexpr size_t kUp = 3000;    // client -> server: more than two full segments
   constexpr size_t kDown = 5000;  // server -> client
 
-  Fd listener = BoundSocket(sensor(), SOCK_STREAM, lab_->sensor_ip(), 0);
-  ASSERT_EQ(listen(listener.get(), 4), 0) << std::strerror(errno);
-  const uint16_t server_port = LocalPort(listener.get());
-  Fd client = BoundSocket(peer(), SOCK_STREAM, lab_->peer_ip_b(), 0);
-  const uint16_t client_port = LocalPort(client.get());
-
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(server_port);
-  to.sin_addr = Ipv4(lab_->sensor_ip());
-  // The handshake completes in the kernel; accept() below picks the connection up.
-  int flags = fcntl(client.get(), F_GETFL);
-  fcntl(client.get(), F_SETFL, flags | O_NONBLOCK);
-  int rc = connect(client.get(), reinterpret_cast<sockaddr*>(&to), sizeof(to));
-  ASSERT_TRUE(rc == 0 || errno == EINPROGRESS) << std::strerror(errno);
-  ASSERT_TRUE(WaitFor([&] {
-    pollfd p{.fd = listener.get(), .events = POLLIN, .revents = 0};
-    return poll(&p, 1, 0) == 1;
-  })) << "no connection to accept";
-  Fd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-  ASSERT_TRUE(conn.valid()) << std::strerror(errno);
-
-  ASSERT_TRUE(SendAll(client.get(), kUp));
-  ASSERT_TRUE(RecvExactly(conn.get(), kUp));
-  ASSERT_TRUE(SendAll(conn.get(), kDown));
-  ASSERT_TRUE(RecvExactly(client.get(), kDown));
-  // A retransmitted segment would be counted twice: the exact payload checks need none.
-  ASSERT_EQ(TcpRetransmits(client.get()), 0u);
-  ASSERT_EQ(TcpRetransmits(conn.get()), 0u);
-
-  client.Reset();  // FIN from the client (nothing unread: no RST)
-  ASSERT_TRUE(WaitEof(conn.get()));
-  conn.Reset();  // FIN from the server
+  TcpPorts ports;
+  ASSERT_EQ(TcpExchange(peer(), lab_->peer_ip_b(), sensor(), lab_->sensor_ip(), kUp, kDown, &ports),
+            "");
+  const uint16_t client_port = ports.client;
+  const uint16_t server_port = ports.server;
 
   const FlowId id =
       MakeFlowId(lab_->peer_ip_b(), client_port, lab_->sensor_ip(), server_port, IPPROTO_TCP);

@@ -12,10 +12,8 @@
 // Traffic stays between the lab's namespaces; every wait is bounded; the daemon and tcpdump are
 // SIGKILLed and the namespaces and files removed also when the test fails.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -275,33 +273,12 @@ TEST_F(PcapLiveE2eTest, FlowsWithExactCountsAndNoBlocking) {
   }
 
   // TCP: handshake, kUp bytes up, kDown back, the client closes first, then the server.
-  Fd listener = BoundSocket(lab_->sensor().fd(), SOCK_STREAM, lab_->sensor_ip(), 0);
-  ASSERT_EQ(listen(listener.get(), 4), 0) << std::strerror(errno);
-  Fd client = BoundSocket(lab_->peer().fd(), SOCK_STREAM, lab_->peer_ip_b(), 0);
-  const Endpoint tcp_b{lab_->peer_ip_b(), LocalPort(client.get())};
-  const Endpoint tcp_s{lab_->sensor_ip(), LocalPort(listener.get())};
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(tcp_s.second);
-  to.sin_addr = Ipv4(tcp_s.first);
-  fcntl(client.get(), F_SETFL, fcntl(client.get(), F_GETFL) | O_NONBLOCK);
-  const int rc = connect(client.get(), reinterpret_cast<sockaddr*>(&to), sizeof(to));
-  ASSERT_TRUE(rc == 0 || errno == EINPROGRESS) << std::strerror(errno);
-  ASSERT_TRUE(WaitFor([&] {
-    pollfd p{.fd = listener.get(), .events = POLLIN, .revents = 0};
-    return poll(&p, 1, 0) == 1;
-  })) << "no connection to accept";
-  Fd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-  ASSERT_TRUE(conn.valid()) << std::strerror(errno);
-  ASSERT_TRUE(SendAll(client.get(), kUp));
-  ASSERT_TRUE(RecvExactly(conn.get(), kUp));
-  ASSERT_TRUE(SendAll(conn.get(), kDown));
-  ASSERT_TRUE(RecvExactly(client.get(), kDown));
-  ASSERT_EQ(TcpRetransmits(client.get()), 0u);
-  ASSERT_EQ(TcpRetransmits(conn.get()), 0u);
-  client.Reset();  // FIN from the client
-  ASSERT_TRUE(WaitEof(conn.get()));
-  conn.Reset();  // FIN from the server; the client's last ACK follows
+  TcpPorts ports;
+  ASSERT_EQ(TcpExchange(lab_->peer().fd(), lab_->peer_ip_b(), lab_->sensor().fd(),
+                        lab_->sensor_ip(), kUp, kDown, &ports),
+            "");
+  const Endpoint tcp_b{lab_->peer_ip_b(), ports.client};
+  const Endpoint tcp_s{lab_->sensor_ip(), ports.server};
 
   // UDP: one flow (ended by the idle timeout), exact counts.
   std::vector<json> udp;

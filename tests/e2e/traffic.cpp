@@ -1,6 +1,7 @@
 #include "traffic.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -235,6 +236,45 @@ uint32_t TcpRetransmits(int fd) {
     throw std::system_error(errno, std::generic_category(), "TCP_INFO");
   }
   return info.tcpi_total_retrans;
+}
+
+std::string TcpExchange(int client_ns, const std::string& client_ip, int server_ns,
+                        const std::string& server_ip, size_t up, size_t down, TcpPorts* ports) {
+  Fd listener = BoundSocket(server_ns, SOCK_STREAM, server_ip, 0);
+  if (listen(listener.get(), 4) != 0) return std::string("listen: ") + std::strerror(errno);
+  Fd client = BoundSocket(client_ns, SOCK_STREAM, client_ip, 0);
+  ports->client = LocalPort(client.get());
+  ports->server = LocalPort(listener.get());
+
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(ports->server);
+  to.sin_addr = Ipv4(server_ip);
+  // The handshake completes in the kernel; accept() below picks the connection up.
+  fcntl(client.get(), F_SETFL, fcntl(client.get(), F_GETFL) | O_NONBLOCK);
+  if (connect(client.get(), reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0 &&
+      errno != EINPROGRESS) {
+    return std::string("connect: ") + std::strerror(errno);
+  }
+  const bool pending = WaitFor([&] {
+    pollfd p{.fd = listener.get(), .events = POLLIN, .revents = 0};
+    return poll(&p, 1, 0) == 1;
+  });
+  if (!pending) return "no connection to accept";
+  Fd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  if (!conn.valid()) return std::string("accept: ") + std::strerror(errno);
+
+  if (!SendAll(client.get(), up)) return "client send timed out";
+  if (!RecvExactly(conn.get(), up)) return "server did not receive the upload";
+  if (!SendAll(conn.get(), down)) return "server send timed out";
+  if (!RecvExactly(client.get(), down)) return "client did not receive the download";
+  if (TcpRetransmits(client.get()) != 0 || TcpRetransmits(conn.get()) != 0) {
+    return "a segment was retransmitted";
+  }
+  client.Reset();  // FIN from the client (nothing unread: no RST)
+  if (!WaitEof(conn.get())) return "the server saw no FIN";
+  conn.Reset();  // FIN from the server; the client's last ACK follows
+  return "";
 }
 
 }  // namespace netguard::e2e

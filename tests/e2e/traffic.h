@@ -63,6 +63,19 @@ bool WaitEof(int fd, milliseconds timeout = kWait);
 /// Retransmitted segments of a TCP socket so far (tcpi_total_retrans).
 uint32_t TcpRetransmits(int fd);
 
+/// Ports of the two ends of a TcpExchange.
+struct TcpPorts {
+  uint16_t client = 0;
+  uint16_t server = 0;
+};
+
+/// One TCP connection from `client_ip` in namespace `client_ns` to a listener on `server_ip` in
+/// `server_ns`: handshake, `up` bytes to the server, `down` bytes back, then the client closes
+/// first and the server after it (two FINs, no RST). Returns "" or what went wrong; a
+/// retransmission is an error, since it would make exact payload counts wrong.
+std::string TcpExchange(int client_ns, const std::string& client_ip, int server_ns,
+                        const std::string& server_ip, size_t up, size_t down, TcpPorts* ports);
+
 }  // namespace netguard::e2e
 
 #endif  // NETGUARD_TESTS_E2E_TRAFFIC_H_
