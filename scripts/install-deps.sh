@@ -21,12 +21,22 @@ PACKAGES=(
   libpcap-dev tcpdump libndpi-bin argus-server
   # packaging test: cpack -G DEB (dpkg-shlibdeps) and -G RPM; systemd-analyze for the unit
   dpkg-dev fakeroot rpm systemd
+  # ML: ngtrain and the agent's classifier (XGBoost C API)
+  libxgboost-dev
+  # lab (tests/lab): real services in the victim namespace and real attack tools
+  nginx-light openssh-server sshpass dnsmasq-base vsftpd lftp iperf3 dnsutils wget
+  hping3 hydra slowhttptest sqlmap netsniff-ng tcpreplay fcgiwrap
+  # dashboard: offline GeoIP lookups; headless browser tests
+  geoip-database chromium
 )
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps.sh: run as root (sudo $0)" >&2
   exit 1
 fi
+
+# The dashboard builds with npm; machines of this kind ship Node.js and npm, others get Debian's.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -39,6 +49,8 @@ fi
 
 echo "install-deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Package postinst scripts must not start the lab's daemons (nginx, sshd, ...) on the host.
+[ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
 if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
