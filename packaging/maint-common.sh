@@ -27,7 +27,11 @@ ng_stop() {
   # agents run from elsewhere (a build tree) are not the package's business.
   pids=""
   for exe in /proc/[0-9]*/exe; do
-    [ "$(readlink "$exe" 2>/dev/null)" = /usr/sbin/netguardd ] || continue
+    # After an upgrade the running agent's binary reads "/usr/sbin/netguardd (deleted)".
+    case "$(readlink "$exe" 2>/dev/null)" in
+      "/usr/sbin/netguardd" | "/usr/sbin/netguardd (deleted)") ;;
+      *) continue ;;
+    esac
     pid=${exe#/proc/}
     pids="$pids ${pid%/exe}"
   done

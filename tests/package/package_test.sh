@@ -28,6 +28,7 @@ getent group netguard >/dev/null && group_existed=1
 pin_dir=/sys/fs/bpf/netguard-package-test-$$
 netns=""
 daemon=""
+users_made=""
 cleanup() {
   rc=$?
   [ -z "$daemon" ] || kill -9 "$daemon" 2>/dev/null || true
@@ -36,6 +37,11 @@ cleanup() {
     dpkg --purge netguard >"$work/cleanup-purge.log" 2>&1 || cat "$work/cleanup-purge.log" >&2
     rm -rf /etc/netguard /var/lib/netguard
   fi
+  if [ -n "$users_made" ]; then
+    userdel "ngpkg$$" 2>/dev/null || true
+    userdel "ngpko$$" 2>/dev/null || true
+  fi
+  rm -rf /run/netguard
   [ -n "$group_existed" ] || ! getent group netguard >/dev/null || groupdel netguard
   rm -rf "$pin_dir" "$work"
   exit $rc
@@ -170,8 +176,16 @@ if ! command -v dpkg >/dev/null ||
   exit 0
 fi
 
-echo "== install, reinstall over an edited config, remove, purge"
+echo "== install, run as the unit would, ngctl through the group socket, upgrade, remove, purge"
 export DEBIAN_FRONTEND=noninteractive
+# The "next version": the same build as release 2, so dpkg runs the upgrade paths of the
+# maintainer scripts (old prerm upgrade, new postinst configure OLD-VERSION).
+cpack -G DEB --config "$build_dir/CPackConfig.cmake" -B "$work/DEB2" \
+  -D CPACK_DEBIAN_PACKAGE_RELEASE=2 >"$work/cpack-DEB2.log" 2>&1 || {
+  cat "$work/cpack-DEB2.log" >&2
+  fail "cpack -G DEB (release 2)"
+}
+deb2=$(ls "$work"/DEB2/netguard_*-2_*.deb)
 installed=1
 dpkg -i "$deb" </dev/null >"$work/install.log" 2>&1 || {
   cat "$work/install.log" >&2
@@ -180,23 +194,96 @@ dpkg -i "$deb" </dev/null >"$work/install.log" 2>&1 || {
 getent group netguard >/dev/null || fail "postinst did not create group netguard"
 [ -x /usr/sbin/netguardd ] && [ -x /usr/bin/ngctl ] || fail "binaries not installed"
 /usr/sbin/netguardd --help >/dev/null || fail "installed netguardd --help"
-# An edited conffile survives a reinstall; its bpf_pin_dir is what prerm cleans up.
-sed -i "s#bpf_pin_dir: /sys/fs/bpf/netguard #bpf_pin_dir: $pin_dir #" /etc/netguard/netguard.yaml
+
+# The admin's edits: the interface to monitor (a veth in a namespace) and a pin directory of the
+# test's own. The upgrade must keep both.
+sed -i -e "s#bpf_pin_dir: /sys/fs/bpf/netguard #bpf_pin_dir: $pin_dir #" \
+  -e "s#^  interfaces: \[\] #  interfaces: [ng0] #" /etc/netguard/netguard.yaml
 contains /etc/netguard/netguard.yaml "^  bpf_pin_dir: $pin_dir " "edited config"
-dpkg -i "$deb" </dev/null >"$work/reinstall.log" 2>&1 || {
-  cat "$work/reinstall.log" >&2
-  fail "dpkg -i (reinstall)"
+contains /etc/netguard/netguard.yaml "^  interfaces: \[ng0\] " "edited config"
+
+netns=ng-package-test-$$
+ip netns add "$netns"
+ip -n "$netns" link add ng0 type veth peer name ng1
+ip -n "$netns" link set ng0 up
+ip -n "$netns" link set ng1 up
+# As the unit runs it (no systemd as PID 1 here): its ExecStart with only the unit's bounding and
+# ambient capabilities, no new privileges, supplementary group netguard, the unit's runtime and
+# state directories. nsenter, not `ip netns exec`, so the pins land in the host's bpffs.
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' /lib/systemd/system/netguard.service |
+  tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
+exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/netguard.service)
+mkdir -p -m 0755 /run/netguard
+mkdir -p -m 0750 /var/lib/netguard
+start_agent() {
+  # shellcheck disable=SC2086
+  nsenter --net="/run/netns/$netns" setpriv --bounding-set "-all,$caps" \
+    --inh-caps "-all,$caps" --ambient-caps "-all,$caps" --no-new-privs \
+    --groups "$(getent group netguard | cut -d: -f3)" -- $exec_start >>"$work/unit.log" 2>&1 &
+  daemon=$!
+  for _ in $(seq 100); do
+    [ -S /run/netguard/netguard.sock ] && ip -n "$netns" -d link show dev ng0 |
+      grep -q "name ng_xdp_ingress" && return 0
+    kill -0 "$daemon" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$work/unit.log" >&2
+  fail "the installed netguardd did not start as the unit would"
 }
-contains /etc/netguard/netguard.yaml "^  bpf_pin_dir: $pin_dir " "config after reinstall"
-mkdir -p "$pin_dir"
+start_agent
+stat -c '%a %G' /run/netguard/netguard.sock | grep -qx "660 netguard" ||
+  fail "socket is not 0660 group netguard: $(stat -c '%a %G' /run/netguard/netguard.sock)"
+
+# An unprivileged member of group netguard uses the installed ngctl; a non-member cannot.
+member=ngpkg$$
+outsider=ngpko$$
+useradd --no-create-home --groups netguard "$member"
+useradd --no-create-home "$outsider"
+users_made=1
+runuser -u "$member" -- /usr/bin/ngctl status >"$work/ngctl-status.log" 2>&1 || {
+  cat "$work/ngctl-status.log" >&2
+  fail "ngctl status as a member of group netguard"
+}
+contains "$work/ngctl-status.log" "ng0" "ngctl status (interface)"
+runuser -u "$member" -- /usr/bin/ngctl block 192.0.2.0/24 --reason package-test \
+  >"$work/ngctl-block.log" 2>&1 || {
+  cat "$work/ngctl-block.log" >&2
+  fail "ngctl block as a member of group netguard"
+}
+if runuser -u "$outsider" -- /usr/bin/ngctl status >"$work/ngctl-outsider.log" 2>&1; then
+  fail "ngctl status worked for a user outside group netguard"
+fi
+[ -e "$pin_dir/ng_block_v4" ] || fail "no pinned blocklist in $pin_dir: $(ls "$pin_dir" 2>&1)"
+
+# Upgrade while the agent runs: config edits kept, pins and the running agent untouched.
+dpkg -i "$deb2" </dev/null >"$work/upgrade.log" 2>&1 || {
+  cat "$work/upgrade.log" >&2
+  fail "dpkg -i (upgrade to release 2)"
+}
+dpkg-query -W -f='${Version}' netguard | grep -q -- '-2$' || fail "not upgraded to release 2"
+contains /etc/netguard/netguard.yaml "^  bpf_pin_dir: $pin_dir " "config after upgrade"
+contains /etc/netguard/netguard.yaml "^  interfaces: \[ng0\] " "config after upgrade"
+kill -0 "$daemon" 2>/dev/null || fail "the upgrade stopped the agent (postinst restarts through systemd only)"
+runuser -u "$member" -- /usr/bin/ngctl blocks >"$work/ngctl-blocks.log" 2>&1 || {
+  cat "$work/ngctl-blocks.log" >&2
+  fail "ngctl blocks after the upgrade"
+}
+contains "$work/ngctl-blocks.log" "192\.0\.2\.0/24" "block after the upgrade"
+
+# Remove with the (now replaced, "(deleted)") agent running: prerm stops it, it detaches, the
+# pins go.
 dpkg --remove netguard </dev/null >"$work/remove.log" 2>&1 || {
   cat "$work/remove.log" >&2
   fail "dpkg --remove"
 }
+for _ in $(seq 50); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$daemon" 2>/dev/null || fail "remove did not stop the running agent"
+daemon=""
+! ip -n "$netns" -d link show dev ng0 | grep -q "prog/xdp" || fail "remove left XDP on ng0"
+! tc -n "$netns" filter show dev ng0 egress | grep -q "ng_tc_egress" || fail "remove left TC on ng0"
 [ ! -e "$pin_dir" ] || fail "prerm left the pin directory $pin_dir"
 [ ! -e /usr/sbin/netguardd ] || fail "remove left /usr/sbin/netguardd"
 [ -f /etc/netguard/netguard.yaml ] || fail "remove (not purge) deleted the conffile"
-mkdir -p /var/lib/netguard && touch /var/lib/netguard/netguard.db
 dpkg --purge netguard </dev/null >"$work/purge.log" 2>&1 || {
   cat "$work/purge.log" >&2
   fail "dpkg --purge"
