@@ -52,6 +52,9 @@ int RunUnblock(Client& client, Format format, const std::string& prefix);
 int RunBlocks(Client& client, Format format);
 /// Acknowledges alert `id`, records `feedback` when given, prints the alert.
 int RunAck(Client& client, Format format, int64_t id, std::optional<v1::Feedback> feedback);
+/// One address: reputation score and verdict, alert count, block state, and its `limit` most
+/// recent alerts and flows (ctl/ip_command.cpp).
+int RunIp(Client& client, Format format, const std::string& address, uint32_t limit);
 
 }  // namespace netguard::ctl
 

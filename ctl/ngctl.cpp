@@ -130,6 +130,14 @@ int main(int argc, char** argv) {
   ack->add_option("--feedback", feedback, "tp (true positive), fp (false positive) or none")
       ->check(CLI::IsMember({"tp", "fp", "none"}));
 
+  std::string ip_address;
+  uint32_t ip_limit = 20;
+  CLI::App* ip = app.add_subcommand("ip", "One address: reputation, alerts, flows, block state");
+  ip->add_option("ADDR", ip_address, "IPv4 or IPv6 address")->required();
+  ip->add_option("--limit", ip_limit, "Most recent N alerts and flows")
+      ->check(CLI::Range(1u, 10'000u))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -160,6 +168,7 @@ int main(int argc, char** argv) {
       if (feedback == "none") verdict = netguard::v1::FEEDBACK_UNSPECIFIED;
       return RunAck(client, format, ack_id, verdict);
     }
+    if (*ip) return RunIp(client, format, ip_address, ip_limit);
   } catch (const CommandError& e) {
     std::cout.flush();
     std::cerr << e.what() << std::endl;

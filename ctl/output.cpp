@@ -187,7 +187,9 @@ std::vector<std::string> BlockRow(const v1::BlockEntry& b, bool wide, int64_t no
                                   expires,
                                   std::to_string(b.packets()),
                                   std::to_string(b.bytes()),
-                                  b.enforced() ? "yes" : "NO",
+                                  b.dry_run()    ? "dry-run"
+                                  : b.enforced() ? "yes"
+                                                 : "NO",
                                   OrDash(b.reason())};
   if (wide) {
     std::string ids;

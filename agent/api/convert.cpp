@@ -223,6 +223,7 @@ void ToProto(const respond::BlockView& block, v1::BlockEntry* out) {
   out->set_packets(block.packets);
   out->set_bytes(block.bytes);
   out->set_enforced(block.enforced);
+  out->set_dry_run(r.dry_run);
 }
 
 std::optional<uint8_t> ParseProtocol(std::string_view text) {

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "pipeline/stream_notifier.h"
 #include "respond/block_manager.h"
+#include "respond/reputation.h"
 #include "store/store.h"
 
 namespace netguard::api {
@@ -266,6 +267,49 @@ grpc::Status NetGuardService::ListBlocks(grpc::ServerContext*, const v1::ListBlo
   if (!blocks_) return NoBlocks();
   return Guarded("ListBlocks", [&] {
     for (const respond::BlockView& view : blocks_->List()) ToProto(view, response->add_blocks());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status NetGuardService::GetIp(grpc::ServerContext*, const v1::GetIpRequest* request,
+                                    v1::IpInfo* response) {
+  return Guarded("GetIp", [&] {
+    const std::optional<std::string> address = CanonicalAddress(request->address());
+    if (!address) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "address: '" + request->address() + "' is not an IPv4 or IPv6 address");
+    }
+    constexpr uint32_t kDefaultLimit = 20;
+    const uint32_t limit = request->limit() == 0 ? kDefaultLimit : PageSize(request->limit());
+    response->set_address(*address);
+    response->set_verdict("neutral");
+    if (reputation_) {
+      const respond::IpReputation r = reputation_->Get(*address, WallNowNs());
+      response->set_score(r.score);
+      response->set_verdict(r.verdict);
+      response->set_allowlisted(r.allowlisted);
+      response->set_listed_malicious(r.listed_malicious());
+      response->set_offences(r.offences);
+      if (r.first_seen_ns) *response->mutable_first_seen() = ToTimestamp(r.first_seen_ns);
+      if (r.last_seen_ns) *response->mutable_last_seen() = ToTimestamp(r.last_seen_ns);
+    }
+    response->set_alert_count(store_.CountAlerts(*address));
+    for (const Alert& alert : store_.ListAlerts({.address = *address, .limit = limit})) {
+      ToProto(alert, response->add_recent_alerts());
+    }
+    for (const store::FlowSummary& flow : store_.ListFlows({.address = *address, .limit = limit})) {
+      ToProto(flow, response->add_recent_flows());
+    }
+    if (blocks_) {
+      if (std::optional<store::BlockRecord> record = blocks_->Covering(IpPrefix::Parse(*address))) {
+        respond::BlockView view{.record = *record};
+        for (respond::BlockView& live : blocks_->List()) {
+          if (live.record.prefix == record->prefix) view = std::move(live);
+        }
+        ToProto(view, response->mutable_block());
+        response->set_blocked(!record->dry_run);
+      }
+    }
     return grpc::Status::OK;
   });
 }

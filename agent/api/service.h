@@ -15,7 +15,8 @@ class Store;
 }
 namespace netguard::respond {
 class BlockManager;
-}
+class Reputation;
+}  // namespace netguard::respond
 namespace netguard::pipeline {
 class StreamNotifier;
 }
@@ -45,6 +46,10 @@ class NetGuardService final : public v1::NetGuard::Service {
   /// Makes open streams end (UNAVAILABLE) within one poll interval and refuses new ones. Called
   /// by ApiServer before it shuts the gRPC server down.
   void BeginShutdown() { stopping_.store(true); }
+
+  /// The reputation GetIp reports (must outlive the service); without one, GetIp reports score
+  /// 0 and verdict "neutral" besides the stored alerts, flows and block. Set before serving.
+  void set_reputation(const respond::Reputation* reputation) { reputation_ = reputation; }
 
   /// Version, uptime, interfaces, counters and loss from the StatusProvider.
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
@@ -77,6 +82,11 @@ class NetGuardService final : public v1::NetGuard::Service {
   /// Every block with its live kernel drop counters.
   grpc::Status ListBlocks(grpc::ServerContext* context, const v1::ListBlocksRequest* request,
                           v1::ListBlocksResponse* response) override;
+  /// One address: reputation score and verdict, alert count, recent alerts and flows (limit,
+  /// default 20), and the block covering it (enforced or dry-run). INVALID_ARGUMENT when the
+  /// address is not an IPv4/IPv6 address.
+  grpc::Status GetIp(grpc::ServerContext* context, const v1::GetIpRequest* request,
+                     v1::IpInfo* response) override;
 
  private:
   // Why a stream loop should stop now, or OK to go on.
@@ -86,6 +96,7 @@ class NetGuardService final : public v1::NetGuard::Service {
   StatusProvider status_;
   store::Store& store_;
   respond::BlockManager* blocks_;
+  const respond::Reputation* reputation_ = nullptr;
   pipeline::StreamNotifier& notifier_;
   ServiceOptions options_;
   std::atomic<bool> stopping_{false};

@@ -7,6 +7,7 @@
 
 #include "api/server.h"
 #include "api/service.h"
+#include "app/response_setup.h"
 #include "capture/blocklist.h"
 #include "capture/bpf_stats.h"
 #include "capture/ebpf_dataplane.h"
@@ -143,10 +144,10 @@ void Agent::BuildSteps() {
   startup_.Add({.name = "start the API on " + c.api.socket,
                 .up =
                     [this, &c] {
-                      api_ = std::make_unique<api::ApiServer>(
-                          c.api,
-                          std::make_unique<api::NetGuardService>(
-                              [this] { return Status(); }, *store_, blocks_.get(), *notifier_));
+                      auto service = std::make_unique<api::NetGuardService>(
+                          [this] { return Status(); }, *store_, blocks_.get(), *notifier_);
+                      service->set_reputation(&response_->reputation());
+                      api_ = std::make_unique<api::ApiServer>(c.api, std::move(service));
                     },
                 .down = [this] { api_.reset(); },
                 .hint = "check that the socket's directory is writable and that no other "
@@ -179,6 +180,7 @@ void Agent::AddEbpfSteps() {
                       spdlog::info("{} block(s) enforced", n);
                     },
                 .down = [this] { blocks_.reset(); }});
+  AddResponseStep();
   startup_.Add({.name = "start the flow pipeline",
                 .up =
                     [this, &c] {
@@ -220,6 +222,7 @@ void Agent::AddEbpfSteps() {
 // pcap-live: no eBPF, so no blocklist (the block RPCs answer FAILED_PRECONDITION).
 void Agent::AddPcapLiveSteps() {
   const config::Config& c = config_;
+  AddResponseStep();
   startup_.Add({.name = "start pcap-live capture",
                 .up =
                     [this, &c] {
@@ -236,6 +239,19 @@ void Agent::AddPcapLiveSteps() {
   }
 }
 
+// Before capture starts: the policy sees every alert. Torn down after capture stopped.
+void Agent::AddResponseStep() {
+  const config::Config& c = config_;
+  startup_.Add({.name = "start the reputation and auto-block policy",
+                .up =
+                    [this, &c] {
+                      response_ = std::make_unique<ResponseSetup>(c, *store_, blocks_.get());
+                      sink_->AddObserver(&response_->observer());
+                    },
+                .down = [this] { response_.reset(); },
+                .hint = "fix the named line of the reputation list file, or the store"});
+}
+
 void Agent::Reload() {
   if (!reload_) {
     spdlog::info("SIGHUP: no configuration file to reload");
@@ -250,6 +266,7 @@ void Agent::Reload() {
   }
   spdlog::set_level(spdlog::level::from_str(next.log_level));
   if (blocks_) blocks_->set_allowlist(next.allowlist);
+  if (response_) response_->Reload(next);  // after set_allowlist: adds the allowlist files
   sink_->WithDetectors([&](auto& detectors) {
     for (auto& d : detectors) {
       if (auto* scan = dynamic_cast<detect::PortScanDetector*>(d.get())) {
@@ -268,6 +285,8 @@ void Agent::Reload() {
   config_.log_level = next.log_level;
   config_.port_scan.distinct_ports = next.port_scan.distinct_ports;
   config_.port_scan.window = next.port_scan.window;
+  config_.reputation = next.reputation;
+  config_.response = next.response;
   spdlog::info("SIGHUP: reloaded {}", config_path_);
 }
 
@@ -350,7 +369,10 @@ AgentStatus Agent::Status() const {
   const int64_t last_loss = p.last_loss_ns.load();
   s.coverage_degraded = last_loss != 0 && WallNowNs() - last_loss < 60'000'000'000;
   s.stored_flows = store_->flow_count();
-  s.active_blocks = blocks_ ? blocks_->List().size() : 0;
+  if (blocks_) {
+    for (const respond::BlockView& b : blocks_->List()) s.active_blocks += !b.record.dry_run;
+  }
+  if (response_) response_->AppendCounters(s.counters);
   return s;
 }
 

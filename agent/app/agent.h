@@ -30,6 +30,9 @@ class StreamNotifier;
 namespace netguard::api {
 class ApiServer;
 }
+namespace netguard::app {
+class ResponseSetup;
+}
 
 namespace netguard::app {
 
@@ -49,7 +52,7 @@ class Agent {
 
   /// Starts every part, serves until SIGINT/SIGTERM, then shuts down in order: stop the API,
   /// stop capture, flush flows, close the store; the blocklist stays pinned. Returns the exit
-  /// code. SIGHUP reloads the allowlist, log level and port-scan rule.
+  /// code. SIGHUP reloads the allowlist, log level, port-scan rule, reputation and response.
   int Run();
 
   AgentStatus Status() const;
@@ -58,6 +61,7 @@ class Agent {
   void BuildSteps();
   void AddEbpfSteps();
   void AddPcapLiveSteps();
+  void AddResponseStep();
   void Reload();
   bool pcap_live() const;
 
@@ -76,6 +80,7 @@ class Agent {
   std::jthread pipeline_thread_;
   std::unique_ptr<pipeline::PcapLivePipeline> pcap_;  // capture.backend pcap-live
   std::unique_ptr<api::ApiServer> api_;               // started last, stopped first
+  std::unique_ptr<ResponseSetup> response_;           // reputation and auto-block policy
 };
 
 }  // namespace netguard::app

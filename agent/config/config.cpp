@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -88,6 +89,20 @@ class Reader {
     return out;
   }
 
+  double Double(const YAML::Node& v, const std::string& key, double min, double max) const {
+    const std::string text = Scalar(v);
+    double out = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+        !std::isfinite(out)) {
+      Fail(v, key, "expected a number, got '" + text + "'");
+    }
+    if (out < min || out > max) {
+      Fail(v, key, "must be between " + Number(min) + " and " + Number(max));
+    }
+    return out;
+  }
+
   std::vector<std::string> StringList(const YAML::Node& v, const std::string& key) const {
     if (!v.IsSequence()) Fail(v, key, "expected a list");
     std::vector<std::string> out;
@@ -109,7 +124,14 @@ class Reader {
   }
 
  private:
-  std::string Scalar(const YAML::Node& v) const { return v.IsScalar() ? v.Scalar() : "(not a scalar)"; }
+  std::string Scalar(const YAML::Node& v) const {
+    return v.IsScalar() ? v.Scalar() : "(not a scalar)";
+  }
+  static std::string Number(double x) {
+    std::ostringstream out;
+    out << x;
+    return out.str();
+  }
 
   std::string file_;
 };
@@ -242,6 +264,95 @@ void ReadApi(const Reader& r, const YAML::Node& node, const std::string& key, Ap
           }}});
 }
 
+constexpr milliseconds kThirtyDays{30LL * 24 * 3600 * 1000};
+
+void ReadReputation(const Reader& r, const YAML::Node& node, const std::string& key,
+                    ReputationConfig& c) {
+  r.Map(node, key,
+        {{"allowlist_files", [&](const YAML::Node& v,
+                                 const std::string& k) { c.allowlist_files = r.StringList(v, k); }},
+         {"blocklist_files", [&](const YAML::Node& v,
+                                 const std::string& k) { c.blocklist_files = r.StringList(v, k); }},
+         {"half_life",
+          [&](const YAML::Node& v, const std::string& k) {
+            c.half_life =
+                std::chrono::duration_cast<seconds>(r.Duration(v, k, seconds(1), kThirtyDays));
+          }},
+         {"suspicious_threshold",
+          [&](const YAML::Node& v, const std::string& k) {
+            c.suspicious_threshold = r.Double(v, k, 0, 1e9);
+          }},
+         {"malicious_threshold",
+          [&](const YAML::Node& v, const std::string& k) {
+            c.malicious_threshold = r.Double(v, k, 0.001, 1e9);
+          }},
+         {"max_addresses",
+          [&](const YAML::Node& v, const std::string& k) {
+            c.max_addresses = static_cast<uint32_t>(r.UInt(v, k, 1, 10000000));
+          }},
+         {"severity_points",
+          [&](const YAML::Node& v, const std::string& k) {
+            Fields points;
+            const char* names[] = {"info", "warning", "high", "critical"};
+            for (size_t i = 0; i < 4; ++i) {
+              points[names[i]] = [&, i](const YAML::Node& x, const std::string& kk) {
+                c.severity_points[i] = r.Double(x, kk, 0, 1e9);
+              };
+            }
+            r.Map(v, k, points);
+          }},
+         {"class_weights", [&](const YAML::Node& v, const std::string& k) {
+            if (!v.IsMap()) r.Fail(v, k, "expected a mapping of alert class to weight");
+            c.class_weights.clear();
+            for (const auto& item : v) {
+              const std::string name = item.first.as<std::string>();
+              c.class_weights[name] = r.Double(item.second, k + "." + name, 0, 1e6);
+            }
+          }}});
+  if (c.suspicious_threshold > c.malicious_threshold) {
+    r.Fail(node, key + ".suspicious_threshold", "must not exceed malicious_threshold");
+  }
+}
+
+void ReadResponse(const Reader& r, const YAML::Node& node, const std::string& key,
+                  ResponseConfig& c) {
+  r.Map(node, key,
+        {{"auto_block",
+          [&](const YAML::Node& v, const std::string& k) { c.auto_block = r.Bool(v, k); }},
+         {"dry_run", [&](const YAML::Node& v, const std::string& k) { c.dry_run = r.Bool(v, k); }},
+         {"min_severity",
+          [&](const YAML::Node& v, const std::string& k) {
+            const std::optional<Severity> s = ParseSeverity(r.String(v, k));
+            if (!s) r.Fail(v, k, "expected info, warning, high or critical");
+            c.min_severity = *s;
+          }},
+         {"min_score",
+          [&](const YAML::Node& v, const std::string& k) { c.min_score = r.Double(v, k, 0, 1e9); }},
+         {"base_ttl",
+          [&](const YAML::Node& v, const std::string& k) {
+            c.base_ttl =
+                std::chrono::duration_cast<seconds>(r.Duration(v, k, seconds(1), kThirtyDays));
+          }},
+         {"ttl_factor", [&](const YAML::Node& v,
+                            const std::string& k) { c.ttl_factor = r.Double(v, k, 1, 100); }},
+         {"max_ttl",
+          [&](const YAML::Node& v, const std::string& k) {
+            c.max_ttl =
+                std::chrono::duration_cast<seconds>(r.Duration(v, k, seconds(1), kThirtyDays));
+          }},
+         {"max_blocks_per_minute",
+          [&](const YAML::Node& v, const std::string& k) {
+            c.max_blocks_per_minute = static_cast<uint32_t>(r.UInt(v, k, 1, 100000));
+          }},
+         {"never_block",
+          [&](const YAML::Node& v, const std::string& k) { c.never_block = r.PrefixList(v, k); }},
+         {"gateways",
+          [&](const YAML::Node& v, const std::string& k) { c.gateways = r.PrefixList(v, k); }},
+         {"dns_servers",
+          [&](const YAML::Node& v, const std::string& k) { c.dns_servers = r.PrefixList(v, k); }}});
+  if (c.base_ttl > c.max_ttl) r.Fail(node, key + ".base_ttl", "must not exceed max_ttl");
+}
+
 }  // namespace
 
 ConfigError::ConfigError(std::string file, int line, std::string key, const std::string& message)
@@ -287,7 +398,8 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
               r.Fail(v, k, "expected trace, debug, info, warn, error or off");
             }
           }},
-         {"port_scan", [&](const YAML::Node& v, const std::string& k) {
+         {"port_scan",
+          [&](const YAML::Node& v, const std::string& k) {
             r.Map(v, k,
                   {{"enabled",
                     [&](const YAML::Node& x, const std::string& kk) {
@@ -301,7 +413,11 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
                       c.port_scan.window = std::chrono::duration_cast<seconds>(
                           r.Duration(x, kk, seconds(1), kOneHour));
                     }}});
-          }}});
+          }},
+         {"reputation", [&](const YAML::Node& v,
+                            const std::string& k) { ReadReputation(r, v, k, c.reputation); }},
+         {"response",
+          [&](const YAML::Node& v, const std::string& k) { ReadResponse(r, v, k, c.response); }}});
   if (c.flows.activity_timeout >= c.flows.active_timeout) {
     throw ConfigError(name, root["flows"] ? root["flows"].Mark().line + 1 : 0,
                       "flows.activity_timeout", "must be shorter than flows.active_timeout");

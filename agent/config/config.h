@@ -2,14 +2,17 @@
 #ifndef NETGUARD_AGENT_CONFIG_CONFIG_H_
 #define NETGUARD_AGENT_CONFIG_CONFIG_H_
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "common/ip_prefix.h"
+#include "core/alert.h"
 
 namespace netguard::config {
 
@@ -97,6 +100,40 @@ struct PortScanConfig {
   friend bool operator==(const PortScanConfig&, const PortScanConfig&) = default;
 };
 
+/// IP reputation (agent/respond/reputation.h). The list files hold one address or CIDR per
+/// line ('#' comments); a file with a bad line is rejected whole (file:line named).
+struct ReputationConfig {
+  std::vector<std::string> allowlist_files;  // never blocked, like `allowlist`
+  std::vector<std::string> blocklist_files;  // known bad: "malicious" whatever their score
+  std::chrono::seconds half_life{3600};      // a score halves in this time without alerts
+  double suspicious_threshold = 20;
+  double malicious_threshold = 100;  // promotion to malicious (demoted below half of it)
+  uint32_t max_addresses = 100000;   // tracked addresses (memory and store)
+  // Points per alert by severity: info, warning, high, critical ...
+  std::array<double, 4> severity_points{1, 10, 40, 100};
+  // ... times the weight of the alert's class (absent: 1).
+  std::map<std::string, double, std::less<>> class_weights;
+
+  friend bool operator==(const ReputationConfig&, const ReputationConfig&) = default;
+};
+
+/// The auto-block policy (agent/respond/auto_block.h). Ships in dry-run.
+struct ResponseConfig {
+  bool auto_block = true;  // evaluate the policy on every alert
+  bool dry_run = true;     // record "would block", block nothing
+  Severity min_severity = Severity::kHigh;
+  double min_score = 100;  // 0: the score alone never blocks
+  std::chrono::seconds base_ttl{600};
+  double ttl_factor = 2;
+  std::chrono::seconds max_ttl{86400};
+  uint32_t max_blocks_per_minute = 10;
+  std::vector<IpPrefix> never_block;  // besides the allowlist and the host's own addresses
+  std::vector<IpPrefix> gateways;     // besides the default-route gateways
+  std::vector<IpPrefix> dns_servers;  // besides /etc/resolv.conf's nameservers
+
+  friend bool operator==(const ResponseConfig&, const ResponseConfig&) = default;
+};
+
 struct Config {
   CaptureConfig capture;
   FlowConfig flows;
@@ -106,6 +143,8 @@ struct Config {
   std::vector<IpPrefix> allowlist;
   std::string log_level = "info";
   PortScanConfig port_scan;
+  ReputationConfig reputation;
+  ResponseConfig response;
 
   friend bool operator==(const Config&, const Config&) = default;
 };

@@ -19,22 +19,59 @@ void FlowSink::AddDetector(std::unique_ptr<detect::Detector> detector) {
   detectors_.push_back(std::move(detector));
 }
 
+void FlowSink::AddObserver(AlertObserver* observer) {
+  std::lock_guard lock(observe_mu_);
+  observers_.push_back(observer);
+}
+
 void FlowSink::FlowStarted(const FlowRecord& flow) {
   counters_.flows_started.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard lock(mu_);
-  for (auto& detector : detectors_) detector->OnFlowStart(flow, *this);
+  {
+    std::lock_guard lock(mu_);
+    for (auto& detector : detectors_) detector->OnFlowStart(flow, *this);
+    if (committed_.empty()) return;
+  }
+  DeliverCommitted();
 }
 
 void FlowSink::FlowFinished(FlowRecord flow) {
   counters_.flows_finished.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard lock(mu_);
-  for (auto& detector : detectors_) detector->OnFlowEnd(flow, *this);
-  pending_.push_back(std::move(flow));
+  {
+    std::lock_guard lock(mu_);
+    for (auto& detector : detectors_) detector->OnFlowEnd(flow, *this);
+    pending_.push_back(std::move(flow));
+    if (committed_.empty()) return;
+  }
+  DeliverCommitted();
 }
 
 void FlowSink::Tick(int64_t now_ns) {
-  std::lock_guard lock(mu_);
-  for (auto& detector : detectors_) detector->OnTick(now_ns);
+  {
+    std::lock_guard lock(mu_);
+    for (auto& detector : detectors_) detector->OnTick(now_ns);
+    if (committed_.empty()) return;
+  }
+  DeliverCommitted();
+}
+
+void FlowSink::DeliverCommitted() {
+  // The batch is taken under observe_mu_: a later batch (another thread's) waits until this one
+  // was delivered, so observers see alerts in the order they were committed.
+  std::lock_guard observe_lock(observe_mu_);
+  std::vector<Alert> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(committed_);
+  }
+  for (const Alert& alert : batch) {
+    for (AlertObserver* observer : observers_) {
+      try {
+        observer->OnAlert(alert);
+      } catch (const std::exception& e) {
+        spdlog::error("alert {}: observer failed: {}", alert.id, e.what());
+      }
+    }
+  }
 }
 
 void FlowSink::Flush() {
@@ -66,6 +103,7 @@ void FlowSink::Emit(Alert alert) {
   notifier_.PublishAlert(alert.id);
   spdlog::info("alert {}: {} {} -> {} ({}, {})", alert.id, alert.alert_class, alert.src_addr,
                alert.dst_addr, ToString(alert.severity), alert.mitre_technique);
+  committed_.push_back(std::move(alert));  // for the observers, once the detector returned
 }
 
 }  // namespace netguard::pipeline

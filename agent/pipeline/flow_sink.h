@@ -12,6 +12,7 @@
 
 #include "core/flow_record.h"
 #include "detect/detector.h"
+#include "pipeline/alert_observer.h"
 #include "pipeline/stream_notifier.h"
 #include "store/store.h"
 
@@ -53,6 +54,11 @@ class FlowSink : private detect::AlertSink {
     f(detectors_);
   }
 
+  /// Observers see every committed alert, in commit order, after the detector call that raised
+  /// it returned (outside the detectors' lock); the observer must outlive the sink. Add before
+  /// flows arrive.
+  void AddObserver(AlertObserver* observer);
+
   /// A flow started (`flow.acc` holds its first packet).
   void FlowStarted(const FlowRecord& flow);
   /// A flow finished: detectors see it now, the store at the next Flush().
@@ -69,6 +75,9 @@ class FlowSink : private detect::AlertSink {
 
  private:
   void Emit(Alert alert) override;  // called by detectors, under mu_
+  // Hands the alerts committed so far to the observers, in commit order (takes observe_mu_,
+  // then mu_ briefly; never called with mu_ held).
+  void DeliverCommitted();
 
   store::Store& store_;
   StreamNotifier& notifier_;
@@ -76,6 +85,9 @@ class FlowSink : private detect::AlertSink {
   std::mutex mu_;  // detectors_, pending_
   std::vector<std::unique_ptr<detect::Detector>> detectors_;
   std::vector<FlowRecord> pending_;
+  std::vector<Alert> committed_;  // under mu_: committed, not yet seen by the observers
+  std::mutex observe_mu_;         // observers_; one delivery at a time, so commit order holds
+  std::vector<AlertObserver*> observers_;
   std::mutex flush_mu_;  // store order == publish order
   PipelineCounters counters_;
 };

@@ -99,6 +99,20 @@ store::BlockRecord BlockManager::Block(const BlockRequest& request) {
           ? 0
           : record.created_ns + std::chrono::duration_cast<std::chrono::nanoseconds>(request.ttl).count();
   record.alert_ids = request.alert_ids;
+  record.dry_run = request.dry_run;
+  if (request.dry_run) {
+    for (const store::BlockRecord& existing : store_.ListBlocks()) {
+      if (existing.prefix == record.prefix && !existing.dry_run) {
+        throw BlockError(BlockError::Code::kFailedPrecondition,
+                         record.prefix + " is already blocked (enforced)");
+      }
+    }
+    store_.PutBlock(record);
+    spdlog::info("dry-run: would block {} ({}{})", record.prefix,
+                 record.automatic ? "auto" : "manual",
+                 request.ttl.count() ? ", ttl " + std::to_string(request.ttl.count()) + " s" : "");
+    return record;
+  }
   store_.PutBlock(record);  // the store first: Restore() repairs a crash before the kernel write
   kernel_.Add(prefix);
   spdlog::info("blocked {} ({}{})", record.prefix, record.automatic ? "auto" : "manual",
@@ -122,6 +136,24 @@ void BlockManager::Unblock(const std::string& text) {
   spdlog::info("unblocked {}", prefix.ToString());
 }
 
+std::optional<store::BlockRecord> BlockManager::Covering(const IpPrefix& address) const {
+  std::lock_guard lock(mu_);
+  std::optional<store::BlockRecord> best;
+  unsigned best_length = 0;
+  for (store::BlockRecord& record : store_.ListBlocks()) {
+    const IpPrefix prefix = IpPrefix::Parse(record.prefix);
+    if (!Overlaps(prefix, address)) continue;
+    // An enforced block wins over a dry-run one, then the longer prefix.
+    const bool better = !best || (best->dry_run && !record.dry_run) ||
+                        (best->dry_run == record.dry_run && prefix.length > best_length);
+    if (better) {
+      best_length = prefix.length;
+      best = std::move(record);
+    }
+  }
+  return best;
+}
+
 std::vector<BlockView> BlockManager::List() const {
   std::lock_guard lock(mu_);
   const std::vector<capture::BlockEntry> live = kernel_.List();
@@ -143,11 +175,12 @@ std::vector<BlockView> BlockManager::List() const {
 size_t BlockManager::Restore(int64_t now_ns) {
   std::lock_guard lock(mu_);
   for (const store::BlockRecord& expired : store_.TakeExpiredBlocks(now_ns)) {
-    kernel_.Remove(IpPrefix::Parse(expired.prefix));
+    if (!expired.dry_run) kernel_.Remove(IpPrefix::Parse(expired.prefix));
     spdlog::info("block {} expired while the agent was down", expired.prefix);
   }
   std::set<std::string> wanted;
   for (const store::BlockRecord& record : store_.ListBlocks()) {
+    if (record.dry_run) continue;  // a "would block": never enforced
     wanted.insert(record.prefix);
     kernel_.Add(IpPrefix::Parse(record.prefix));  // idempotent: keeps counters
   }
@@ -169,8 +202,8 @@ size_t BlockManager::ExpireDue(int64_t now_ns) {
   std::lock_guard lock(mu_);
   const std::vector<store::BlockRecord> expired = store_.TakeExpiredBlocks(now_ns);
   for (const store::BlockRecord& record : expired) {
-    kernel_.Remove(IpPrefix::Parse(record.prefix));
-    spdlog::info("block {} expired", record.prefix);
+    if (!record.dry_run) kernel_.Remove(IpPrefix::Parse(record.prefix));
+    spdlog::info("{} {} expired", record.dry_run ? "dry-run block" : "block", record.prefix);
   }
   return expired.size();
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -27,11 +28,12 @@ class BlockError : public std::runtime_error {
 };
 
 struct BlockRequest {
-  std::string prefix;             // CIDR or address
-  std::chrono::seconds ttl{0};    // 0: until unblocked
-  std::string reason;
+  std::string prefix{};         // CIDR or address
+  std::chrono::seconds ttl{0};  // 0: until unblocked
+  std::string reason{};
   bool automatic = false;
-  std::vector<int64_t> alert_ids;
+  std::vector<int64_t> alert_ids{};
+  bool dry_run = false;  // record a "would block" only: stored and listed, never enforced
 };
 
 /// A block as the API shows it: the stored record and the kernel's live counters.
@@ -56,11 +58,15 @@ class BlockManager {
 
   /// Validates and applies a block. Throws BlockError (nothing changes) for an unparsable prefix,
   /// 0.0.0.0/0 or ::/0, a TTL beyond max_ttl, or a prefix overlapping the allowlist or one of
-  /// this host's addresses.
+  /// this host's addresses. A dry-run request is validated alike and only stored; it never
+  /// replaces an enforced block of the same prefix (kFailedPrecondition).
   store::BlockRecord Block(const BlockRequest& request);
   /// Throws BlockError kNotFound when the prefix is not blocked, kInvalidArgument if unparsable.
   void Unblock(const std::string& prefix);
   std::vector<BlockView> List() const;
+  /// The stored block covering `address`, if any: an enforced one before a dry-run one, then
+  /// the most specific.
+  std::optional<store::BlockRecord> Covering(const IpPrefix& address) const;
 
   /// Start-up: enforce every stored, unexpired block, remove expired ones, and adopt pinned
   /// entries the store does not know (no expiry). Returns the number of blocks enforced.

@@ -92,8 +92,30 @@ INSERT INTO meta (name, value) VALUES ('flows_evicted', 0);
 PRAGMA application_id = 1313293395;
 )sql";
 
+// Version 2: IP reputation and dry-run blocks (agent/respond).
+//
+// blocks.dry_run marks a "would block" of the auto-block policy in dry-run mode: recorded and
+// listed, never written to the kernel blocklist. reputation holds one row per address the
+// reputation tracks: the score as of score_ns (it decays from there), the automatic blocks so
+// far (offences: the TTL grows with them) and whether the score promoted it to malicious.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE blocks ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1));
+
+CREATE TABLE reputation (
+  address       TEXT    PRIMARY KEY,
+  score         REAL    NOT NULL,
+  score_ns      INTEGER NOT NULL,
+  first_seen_ns INTEGER NOT NULL,
+  last_seen_ns  INTEGER NOT NULL,
+  alerts        INTEGER NOT NULL DEFAULT 0,
+  offences      INTEGER NOT NULL DEFAULT 0,
+  promoted      INTEGER NOT NULL DEFAULT 0 CHECK (promoted IN (0, 1))
+) WITHOUT ROWID;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kSchemaV1},
+    {2, "reputation and dry-run blocks", kSchemaV2},
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion,
               "one migration per schema version; bump Store::kSchemaVersion with a new migration");

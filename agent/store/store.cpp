@@ -40,7 +40,8 @@ constexpr const char* kAlertColumns =
     "id, time_ns, src_addr, src_port, dst_addr, dst_port, protocol, alert_class, score, severity, "
     "mitre_technique, detector, evidence_json, degraded_coverage, acknowledged, feedback";
 
-constexpr const char* kBlockColumns = "id, prefix, reason, automatic, created_ns, expires_ns";
+constexpr const char* kBlockColumns =
+    "id, prefix, reason, automatic, created_ns, expires_ns, dry_run";
 
 }  // namespace
 
@@ -83,6 +84,7 @@ BlockRecord Store::Impl::ReadBlock(sqlite3_stmt* stmt) const {
   block.automatic = sqlite3_column_int(stmt, 3) != 0;
   block.created_ns = sqlite3_column_int64(stmt, 4);
   block.expires_ns = sqlite3_column_int64(stmt, 5);
+  block.dry_run = sqlite3_column_int(stmt, 6) != 0;
   return block;
 }
 
@@ -250,15 +252,16 @@ void Store::PutBlock(BlockRecord& record) {
   Impl::Transaction tx(impl, Impl::Transaction::Kind::kWrite, operation);
   {
     StmtUse use(impl.Prepare(
-        "INSERT INTO blocks (prefix, reason, automatic, created_ns, expires_ns) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason, "
+        "INSERT INTO blocks (prefix, reason, automatic, created_ns, expires_ns, dry_run) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (prefix) DO UPDATE SET reason = excluded.reason, "
         "automatic = excluded.automatic, created_ns = excluded.created_ns, "
-        "expires_ns = excluded.expires_ns"));
+        "expires_ns = excluded.expires_ns, dry_run = excluded.dry_run"));
     impl.BindText(use.get(), 1, prefix, operation);
     impl.BindText(use.get(), 2, record.reason, operation);
     impl.BindInt(use.get(), 3, record.automatic ? 1 : 0, operation);
     impl.BindInt(use.get(), 4, record.created_ns, operation);
     impl.BindInt(use.get(), 5, record.expires_ns, operation);
+    impl.BindInt(use.get(), 6, record.dry_run ? 1 : 0, operation);
     impl.StepDone(use.get(), operation);
   }
   int64_t id = 0;

@@ -83,6 +83,19 @@ struct BlockRecord {
   int64_t created_ns = 0;
   int64_t expires_ns = 0;            // 0: never
   std::vector<int64_t> alert_ids{};  // alerts that caused it (must exist); listed ascending, unique
+  bool dry_run = false;  // a "would block" of the dry-run policy: stored, never enforced
+};
+
+/// What the reputation keeps of one address (agent/respond/reputation.h).
+struct ReputationRecord {
+  std::string address{};  // canonical address text
+  double score = 0;       // as of score_ns; decays from there
+  int64_t score_ns = 0;
+  int64_t first_seen_ns = 0;
+  int64_t last_seen_ns = 0;
+  uint64_t alerts = 0;    // alerts that raised the score
+  uint32_t offences = 0;  // automatic blocks so far
+  bool promoted = false;  // the score crossed the malicious threshold
 };
 
 /// Single-writer store. Every write is one committed transaction before the call returns, so a
@@ -99,7 +112,7 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   static constexpr uint32_t kMaxListLimit = 10000;  // most rows one List* call returns
   int schema_version() const;
 
@@ -130,6 +143,18 @@ class Store {
   std::vector<BlockRecord> ListBlocks() const;
   /// Removes and returns the blocks whose expiry is <= now_ns.
   std::vector<BlockRecord> TakeExpiredBlocks(int64_t now_ns);
+
+  /// Number of alerts whose source or destination is `address` (canonical comparison).
+  uint64_t CountAlerts(const std::string& address) const;
+
+  /// Inserts or replaces the reputation of record.address (canonicalised).
+  void PutReputation(ReputationRecord& record);
+  /// The stored reputation of `address`, nullopt when it has none.
+  std::optional<ReputationRecord> GetReputation(const std::string& address) const;
+  /// Every stored reputation (start-up load).
+  std::vector<ReputationRecord> ListReputation() const;
+  /// Returns false when `address` had no stored reputation.
+  bool RemoveReputation(const std::string& address);
 
  private:
   struct Impl;

@@ -110,12 +110,19 @@ void ApiHarness::StartServer() {
   auto service = std::make_unique<api::NetGuardService>(
       [this] { return status_; }, *store_, blocks_.get(), notifier_,
       api::ServiceOptions{.stream_poll = std::chrono::milliseconds(50), .stream_batch = 4});
+  service->set_reputation(reputation_);
   server_ = std::make_unique<api::ApiServer>(config, std::move(service));
 }
 
 void ApiHarness::StopServer() {
   if (server_) server_->Shutdown(std::chrono::seconds(2));
   server_.reset();
+}
+
+void ApiHarness::UseReputation(const respond::Reputation* reputation) {
+  StopServer();
+  reputation_ = reputation;
+  StartServer();
 }
 
 void ApiHarness::RestartServer() {

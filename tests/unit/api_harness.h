@@ -20,6 +20,7 @@
 #include "netguard/v1/netguard.grpc.pb.h"
 #include "pipeline/stream_notifier.h"
 #include "respond/block_manager.h"
+#include "respond/reputation.h"
 #include "store/store.h"
 
 namespace netguard::testing {
@@ -77,6 +78,7 @@ class ApiHarness {
   store::Store& store() { return *store_; }
   pipeline::StreamNotifier& notifier() { return notifier_; }
   capture::Blocklist* kernel() { return kernel_.get(); }
+  respond::BlockManager* blocks() { return blocks_.get(); }
   api::ApiServer& server() { return *server_; }
   const std::string& socket_path() const { return socket_path_; }
   const std::string& dir() const { return dir_.path(); }
@@ -85,6 +87,9 @@ class ApiHarness {
   void RestartServer();
   /// Stops the server; the store and notifier stay.
   void StopServer();
+  /// Restarts the server with GetIp answering from `reputation` (it must outlive the server;
+  /// null: none).
+  void UseReputation(const respond::Reputation* reputation);
 
   /// The status the service reports (fields set by the harness; editable).
   AgentStatus& status() { return status_; }
@@ -102,6 +107,7 @@ class ApiHarness {
   void StartServer();
 
   HarnessOptions options_;
+  const respond::Reputation* reputation_ = nullptr;
   TempDir dir_;
   std::string socket_path_;
   AgentStatus status_;

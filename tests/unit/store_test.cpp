@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 TEST_F(StoreTest, NewDatabaseHasCurrentSchemaAndWal) {
   auto store = Open();
   EXPECT_EQ(store->schema_version(), Store::kSchemaVersion);
-  EXPECT_EQ(store->schema_version(), 1);
+  EXPECT_EQ(store->schema_version(), 2);
   EXPECT_TRUE(fs::exists(path_));  // parent directories were created
   EXPECT_EQ(RawText("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(RawText("PRAGMA application_id"), std::to_string(internal::kApplicationId));
