@@ -70,10 +70,10 @@ class Booster {
                           const std::vector<std::pair<const DMatrix*, std::string>>& sets);
   /// The model as bytes in `format` ("ubj" or "json"); deterministic for the same model.
   std::vector<char> Save(const std::string& format) const;
-  /// Inplace prediction on `rows` x `cols` row-major floats (NaN = missing). Returns a view of
-  /// XGBoost's thread-local buffer, valid until the next prediction on this booster from this
-  /// thread. Shape: rows (binary), rows x groups (multiclass value/margin), rows x groups x
-  /// (cols + 1) (contributions; binary: rows x (cols + 1)).
+  /// Prediction (inplace; contributions through a DMatrix) on `rows` x `cols` row-major floats (NaN
+  /// = missing). Returns a view of XGBoost's thread-local buffer, valid until the next prediction
+  /// on this booster from this thread. Shape: rows (binary), rows x groups (multiclass
+  /// value/margin), rows x groups x (cols + 1) (contributions; binary: rows x (cols + 1)).
   std::span<const float> Predict(const float* values, size_t rows, size_t cols,
                                  PredictKind kind) const;
   /// Number of input features the model expects.
