@@ -64,3 +64,16 @@ endif()
 if(NETGUARD_BUILD_BENCH AND NETGUARD_WITH_BPF)
   netguard_require_package(benchmark libbenchmark-dev CONFIG)
 endif()
+
+# ML detection and ngtrain: the XGBoost C API (Debian ships no CMake config for it) and
+# OpenSSL's libcrypto (SHA-256 of model files).
+find_path(NETGUARD_XGBOOST_INCLUDE xgboost/c_api.h)
+find_library(NETGUARD_XGBOOST_LIBRARY xgboost)
+if(NOT NETGUARD_XGBOOST_INCLUDE OR NOT NETGUARD_XGBOOST_LIBRARY)
+  netguard_missing("XGBoost C API" libxgboost-dev)
+endif()
+add_library(Netguard::XGBoost UNKNOWN IMPORTED)
+set_target_properties(Netguard::XGBoost PROPERTIES
+  IMPORTED_LOCATION ${NETGUARD_XGBOOST_LIBRARY}
+  INTERFACE_INCLUDE_DIRECTORIES ${NETGUARD_XGBOOST_INCLUDE})
+netguard_require_package(OpenSSL libssl-dev)

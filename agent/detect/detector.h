@@ -33,6 +33,9 @@ class Detector {
   virtual void OnFlowEnd(const FlowRecord& flow, AlertSink& sink) = 0;
   /// Periodic call (every sweep) with the wall-clock time, for window bookkeeping.
   virtual void OnTick(int64_t now_ns) { (void)now_ns; }
+  /// End of a sweep, and when capture stops: a detector that batches finished flows (ML)
+  /// classifies what it holds and emits now.
+  virtual void Flush(AlertSink& sink) { (void)sink; }
 };
 
 }  // namespace netguard::detect

@@ -79,6 +79,7 @@ void FlowSink::Flush() {
   std::vector<FlowRecord> flows;
   {
     std::lock_guard lock(mu_);
+    for (auto& detector : detectors_) detector->Flush(*this);  // batched verdicts first
     flows.swap(pending_);
   }
   if (flows.empty()) return;

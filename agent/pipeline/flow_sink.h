@@ -65,7 +65,8 @@ class FlowSink : private detect::AlertSink {
   void FlowFinished(FlowRecord flow);
   /// Periodic call with the wall-clock time (detectors' window bookkeeping).
   void Tick(int64_t now_ns);
-  /// Stores the finished flows handed over since the last call and wakes the flow streams.
+  /// Lets batching detectors emit (Detector::Flush), stores the finished flows handed over
+  /// since the last call and wakes the flow streams.
   void Flush();
   /// Capture lost something at wall-clock `now_ns` (alerts after it are marked degraded).
   void NoteLoss(int64_t now_ns) { counters_.last_loss_ns = now_ns; }
