@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   std::string log_level;
   std::string pin_dir;
   std::string xdp_mode;
+  std::string http_address;
+  std::string dashboard_dir;
   cli.add_option("-c,--config", config_path, "YAML configuration file (reloaded on SIGHUP)")
       ->check(CLI::ExistingFile);
   cli.add_option("-i,--interface", interfaces,
@@ -66,6 +68,10 @@ int main(int argc, char** argv) {
   cli.add_option("--xdp-mode", xdp_mode,
                  "auto (native, else generic) or generic (capture.xdp_mode)")
       ->check(CLI::IsMember({"auto", "generic"}));
+  cli.add_option("--http", http_address,
+                 "HTTP API and dashboard listener ADDR:PORT (http.address; 'off' disables)");
+  cli.add_option("--dashboard-dir", dashboard_dir,
+                 "Directory of the dashboard's built files (http.dashboard_dir)");
   netguard::app::OfflineOptions offline;
   std::string feature_mode = std::string(netguard::features::kModeCic2017);
   auto* read = cli.add_option("--read", offline.input,
@@ -101,6 +107,12 @@ int main(int argc, char** argv) {
     if (!log_level.empty()) c.log_level = log_level;
     if (!pin_dir.empty()) c.capture.bpf_pin_dir = pin_dir;
     if (!xdp_mode.empty()) c.capture.xdp_generic_only = xdp_mode == "generic";
+    if (http_address == "off") c.http.enabled = false;
+    if (!http_address.empty() && http_address != "off") {
+      c.http.enabled = true;
+      c.http.address = http_address;
+    }
+    if (!dashboard_dir.empty()) c.http.dashboard_dir = dashboard_dir;
   };
   apply_overrides(config);
   if (!offline.input.empty()) {

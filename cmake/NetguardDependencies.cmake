@@ -52,6 +52,11 @@ endif()
 netguard_require_package(gRPC libgrpc++-dev CONFIG)
 message(STATUS "Found protobuf ${Protobuf_VERSION} and gRPC ${gRPC_VERSION}")
 
+# The HTTP/JSON face and the dashboard's server (agent/api/http_api.cpp); offline GeoIP lookups.
+netguard_require_pkg(HTTPLIB cpp-httplib libcpp-httplib-dev)
+netguard_require_pkg(GEOIP geoip libgeoip-dev)
+netguard_require_pkg(MAXMINDDB libmaxminddb libmaxminddb-dev)
+
 # pcap capture backends (agent/capture/pcap), built with or without eBPF.
 netguard_require_pkg(PCAP libpcap libpcap-dev)
 

@@ -28,6 +28,8 @@ PACKAGES=(
   hping3 hydra slowhttptest sqlmap netsniff-ng tcpreplay fcgiwrap
   # dashboard: offline GeoIP lookups; headless browser tests
   geoip-database chromium
+  # HTTP/JSON face of the API (cpp-httplib) and the GeoIP readers (legacy .dat, MaxMind .mmdb)
+  libcpp-httplib-dev libgeoip-dev libmaxminddb-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -240,6 +240,12 @@ ApiServer::ApiServer(const config::ApiConfig& config, std::unique_ptr<NetGuardSe
 
 ApiServer::~ApiServer() { Shutdown(); }
 
+std::shared_ptr<grpc::Channel> ApiServer::InProcessChannel() {
+  return server_->InProcessChannel(grpc::ChannelArguments());
+}
+
+std::string ReadApiToken(const std::string& path) { return ReadToken(path); }
+
 void ApiServer::Shutdown(std::chrono::milliseconds grace) {
   if (!server_) return;
   service_->BeginShutdown();

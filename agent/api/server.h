@@ -12,8 +12,9 @@
 #include "config/config.h"
 
 namespace grpc {
+class Channel;
 class Server;
-}
+}  // namespace grpc
 
 namespace netguard::api {
 
@@ -50,6 +51,8 @@ class ApiServer {
 
   /// The unix socket path.
   const std::string& socket_path() const { return socket_path_; }
+  /// A channel to this server that needs no socket and no credentials (the HTTP face's way in).
+  std::shared_ptr<grpc::Channel> InProcessChannel();
   /// The TCP port actually bound (useful with port 0), 0 without a TCP listener.
   int tcp_port() const { return tcp_port_; }
 
@@ -68,6 +71,10 @@ void EnsureSocketFree(const std::string& path);
 /// True when `host_port` ("127.0.0.1:50051", "[::1]:1", "localhost:8080") names a loopback
 /// address.
 bool IsLoopbackAddress(std::string_view host_port);
+
+/// The API token in the file `path`, whitespace trimmed (a warning when group or others may read
+/// it). Throws ApiError when it cannot be read or is empty.
+std::string ReadApiToken(const std::string& path);
 
 /// Compares two secrets in time that depends only on their lengths, not on their contents.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

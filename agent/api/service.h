@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 
 #include "core/status.h"
 #include "netguard/v1/netguard.grpc.pb.h"
@@ -19,6 +20,10 @@ class Reputation;
 }  // namespace netguard::respond
 namespace netguard::pipeline {
 class StreamNotifier;
+}
+
+namespace netguard::geo {
+class CountryLookup;
 }
 
 namespace netguard::api {
@@ -88,6 +93,17 @@ class NetGuardService final : public v1::NetGuard::Service {
   grpc::Status GetIp(grpc::ServerContext* context, const v1::GetIpRequest* request,
                      v1::IpInfo* response) override;
 
+  /// The GeoIP database LookupCountries uses (null: every public address is unknown). Set before
+  /// the service is served.
+  void set_country_lookup(std::shared_ptr<const geo::CountryLookup> lookup) {
+    countries_ = std::move(lookup);
+  }
+  /// Country of each address (service_geo.cpp); INVALID_ARGUMENT for a non-address or more
+  /// than 1000 of them.
+  grpc::Status LookupCountries(grpc::ServerContext* context,
+                               const v1::LookupCountriesRequest* request,
+                               v1::LookupCountriesResponse* response) override;
+
  private:
   // Why a stream loop should stop now, or OK to go on.
   grpc::Status StreamShouldEnd(grpc::ServerContext* context) const;
@@ -100,6 +116,7 @@ class NetGuardService final : public v1::NetGuard::Service {
   pipeline::StreamNotifier& notifier_;
   ServiceOptions options_;
   std::atomic<bool> stopping_{false};
+  std::shared_ptr<const geo::CountryLookup> countries_;
 };
 
 }  // namespace netguard::api

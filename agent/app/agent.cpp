@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "api/http_api.h"
 #include "api/server.h"
 #include "api/service.h"
 #include "app/response_setup.h"
@@ -14,6 +15,7 @@
 #include "common/clock.h"
 #include "detect/port_scan.h"
 #include "features/features.h"
+#include "geo/country_lookup.h"
 #include "pipeline/flow_pipeline.h"
 #include "pipeline/flow_sink.h"
 #include "pipeline/pcap_live_pipeline.h"
@@ -147,12 +149,27 @@ void Agent::BuildSteps() {
                       auto service = std::make_unique<api::NetGuardService>(
                           [this] { return Status(); }, *store_, blocks_.get(), *notifier_);
                       service->set_reputation(&response_->reputation());
+                      service->set_country_lookup(std::make_shared<geo::CountryLookup>(
+                          c.geoip.database, c.geoip.database_v6));
                       api_ = std::make_unique<api::ApiServer>(c.api, std::move(service));
                     },
                 .down = [this] { api_.reset(); },
                 .hint = "check that the socket's directory is writable and that no other "
                         "netguardd runs, or pass --socket PATH; for api.tcp check the address "
                         "and the TLS and token files"});
+  if (c.http.enabled) {
+    // After the gRPC server, whose in-process channel it calls; stopped before it.
+    startup_.Add({.name = "start the HTTP API and dashboard on " + c.http.address,
+                  .up =
+                      [this, &c] {
+                        http_ = std::make_unique<api::HttpApi>(api::HttpOptionsFrom(c),
+                                                               api_->InProcessChannel());
+                      },
+                  .down = [this] { http_.reset(); },
+                  .hint = "choose a free http.address (or --http ADDR:PORT); a non-loopback "
+                          "address needs http.tls_cert, http.tls_key and a token file; "
+                          "http.enabled: false turns it off"});
+  }
 }
 
 void Agent::AddEbpfSteps() {

@@ -29,7 +29,8 @@ class StreamNotifier;
 }  // namespace netguard::pipeline
 namespace netguard::api {
 class ApiServer;
-}
+class HttpApi;
+}  // namespace netguard::api
 namespace netguard::app {
 class ResponseSetup;
 }
@@ -81,6 +82,7 @@ class Agent {
   std::unique_ptr<pipeline::PcapLivePipeline> pcap_;  // capture.backend pcap-live
   std::unique_ptr<api::ApiServer> api_;               // started last, stopped first
   std::unique_ptr<ResponseSetup> response_;           // reputation and auto-block policy
+  std::unique_ptr<api::HttpApi> http_;                // the HTTP face of api_, after it
 };
 
 }  // namespace netguard::app

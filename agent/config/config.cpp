@@ -353,6 +353,29 @@ void ReadResponse(const Reader& r, const YAML::Node& node, const std::string& ke
   if (c.base_ttl > c.max_ttl) r.Fail(node, key + ".base_ttl", "must not exceed max_ttl");
 }
 
+void ReadHttp(const Reader& r, const YAML::Node& node, const std::string& key, HttpConfig& h) {
+  const auto text = [&](std::string& out) {
+    return [&r, &out](const YAML::Node& v, const std::string& k) { out = r.String(v, k); };
+  };
+  r.Map(node, key,
+        {{"enabled", [&](const YAML::Node& v, const std::string& k) { h.enabled = r.Bool(v, k); }},
+         {"address",
+          [&](const YAML::Node& v, const std::string& k) {
+            h.address = r.String(v, k);
+            const size_t colon = h.address.rfind(':');
+            if (colon == std::string::npos || colon == 0 || colon + 1 == h.address.size()) {
+              r.Fail(v, k, "expected HOST:PORT, got '" + h.address + "'");
+            }
+          }},
+         {"dashboard_dir", text(h.dashboard_dir)},
+         {"token_file", text(h.token_file)},
+         {"tls_cert", text(h.tls_cert)},
+         {"tls_key", text(h.tls_key)}});
+  if (h.tls_cert.empty() != h.tls_key.empty()) {
+    r.Fail(node, key, "tls_cert and tls_key go together");
+  }
+}
+
 }  // namespace
 
 ConfigError::ConfigError(std::string file, int line, std::string key, const std::string& message)
@@ -417,7 +440,18 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
          {"reputation", [&](const YAML::Node& v,
                             const std::string& k) { ReadReputation(r, v, k, c.reputation); }},
          {"response",
-          [&](const YAML::Node& v, const std::string& k) { ReadResponse(r, v, k, c.response); }}});
+          [&](const YAML::Node& v, const std::string& k) { ReadResponse(r, v, k, c.response); }},
+         {"http", [&](const YAML::Node& v, const std::string& k) { ReadHttp(r, v, k, c.http); }},
+         {"geoip", [&](const YAML::Node& v, const std::string& k) {
+            r.Map(v, k,
+                  {{"database",
+                    [&](const YAML::Node& x, const std::string& kk) {
+                      c.geoip.database = r.String(x, kk);
+                    }},
+                   {"database_v6", [&](const YAML::Node& x, const std::string& kk) {
+                      c.geoip.database_v6 = r.String(x, kk);
+                    }}});
+          }}});
   if (c.flows.activity_timeout >= c.flows.active_timeout) {
     throw ConfigError(name, root["flows"] ? root["flows"].Mark().line + 1 : 0,
                       "flows.activity_timeout", "must be shorter than flows.active_timeout");

@@ -132,6 +132,24 @@ struct ResponseConfig {
   std::vector<IpPrefix> dns_servers;  // besides /etc/resolv.conf's nameservers
 
   friend bool operator==(const ResponseConfig&, const ResponseConfig&) = default;
+/// The HTTP/JSON face and the dashboard (agent/api/http_api.h).
+struct HttpConfig {
+  bool enabled = true;
+  std::string address = "127.0.0.1:8787";  // host:port; not loopback: TLS and token required
+  std::string dashboard_dir = "/usr/share/netguard/dashboard";
+  std::string token_file;  // empty: api.tcp.token_file (changes are refused without a token)
+  std::string tls_cert;
+  std::string tls_key;
+
+  friend bool operator==(const HttpConfig&, const HttpConfig&) = default;
+};
+
+/// Offline country lookups (LookupCountries): a legacy GeoIP .dat or a MaxMind .mmdb file.
+struct GeoIpConfig {
+  std::string database = "/usr/share/GeoIP/GeoIP.dat";       // IPv4 (.dat) or both (.mmdb)
+  std::string database_v6 = "/usr/share/GeoIP/GeoIPv6.dat";  // IPv6 (.dat); unused with .mmdb
+
+  friend bool operator==(const GeoIpConfig&, const GeoIpConfig&) = default;
 };
 
 struct Config {
@@ -145,6 +163,8 @@ struct Config {
   PortScanConfig port_scan;
   ReputationConfig reputation;
   ResponseConfig response;
+  HttpConfig http;
+  GeoIpConfig geoip;
 
   friend bool operator==(const Config&, const Config&) = default;
 };

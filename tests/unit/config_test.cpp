@@ -112,5 +112,21 @@ TEST(ConfigTest, MissingFileIsAClearError) {
   }
 }
 
+TEST(ConfigTest, HttpAndGeoipSections) {
+  const Config c = LoadConfigText(
+      "http: {enabled: false, address: '[::1]:9000', token_file: /etc/t, tls_cert: /c, tls_key: "
+      "/k}\ngeoip: {database: /g.mmdb}",
+      "test.yaml");
+  EXPECT_FALSE(c.http.enabled);
+  EXPECT_EQ(c.http.address, "[::1]:9000");
+  EXPECT_EQ(c.http.token_file, "/etc/t");
+  EXPECT_EQ(c.http.tls_key, "/k");
+  EXPECT_EQ(c.geoip.database, "/g.mmdb");
+  EXPECT_EQ(LoadError("http: {address: nowhere}").key(), "http.address");
+  EXPECT_EQ(LoadError("http: {tls_cert: /c}").key(), "http");
+  EXPECT_EQ(LoadError("http: {port: 1}").key(), "http.port");
+  EXPECT_EQ(LoadError("geoip: {file: x}").key(), "geoip.file");
+}
+
 }  // namespace
 }  // namespace netguard::config

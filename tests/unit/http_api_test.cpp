@@ -1,0 +1,367 @@
+// HttpApi (agent/api/http_api.*): the HTTP/JSON face over a real ApiServer (its in-process
+// channel), a real store and notifier: JSON round trips, errors, the token rule, server-sent
+// events with resume, dead SSE clients, and the non-loopback refusals.
+#include "api/http_api.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/rpc_gateway.h"
+#include "api/server.h"
+#include "api_harness.h"
+
+namespace netguard::testing {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kToken[] = "s3cret-token";
+
+template <typename Pred>
+bool WaitUntil(Pred pred, milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return pred();
+}
+
+class HttpApiTest : public ::testing::Test {
+ protected:
+  void Start(api::HttpApiOptions options = {}) {
+    options.address = "127.0.0.1:0";
+    options.heartbeat = milliseconds(100);
+    if (options.token.empty()) options.token = kToken;
+    http_ = std::make_unique<api::HttpApi>(options, harness_.server().InProcessChannel());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", http_->port());
+    client_->set_read_timeout(10, 0);
+  }
+
+  void TearDown() override {
+    client_.reset();
+    if (http_) http_->Stop();
+  }
+
+  httplib::Result Post(const std::string& method, const std::string& body,
+                       const std::string& token = "") {
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    return client_->Post("/api/v1/" + method, headers, body, "application/json");
+  }
+
+  ApiHarness harness_;
+  std::unique_ptr<api::HttpApi> http_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(HttpApiTest, UnaryMethodsRoundTripAsProtobufJson) {
+  Start();
+  const int64_t id = harness_.AddAlert(ApiHarness::MakeAlert(7));
+
+  httplib::Result status = client_->Get("/api/v1/GetStatus");
+  ASSERT_TRUE(status) << httplib::to_string(status.error());
+  EXPECT_EQ(status->status, 200);
+  EXPECT_EQ(status->get_header_value("Content-Type"), "application/json");
+  const json s = json::parse(status->body);
+  EXPECT_EQ(s["version"], "9.9.9-test");
+  EXPECT_EQ(s["counters"]["xdp_packets"], "1234");  // uint64 as a string (protobuf JSON)
+  EXPECT_EQ(s["interfaces"][0]["xdpMode"], "generic");
+
+  // GET with query parameters (JSON names) and POST with a body are the same request.
+  httplib::Result get = client_->Get("/api/v1/ListAlerts?address=10.0.0.7&pageSize=5");
+  ASSERT_TRUE(get);
+  ASSERT_EQ(get->status, 200) << get->body;
+  const json listed = json::parse(get->body);
+  ASSERT_EQ(listed["alerts"].size(), 1u) << get->body;
+  EXPECT_EQ(listed["alerts"][0]["id"], std::to_string(id));
+  EXPECT_EQ(listed["alerts"][0]["alertClass"], "PortScan");
+  EXPECT_EQ(listed["alerts"][0]["acknowledged"], false);  // defaults are printed
+  httplib::Result post = Post("ListAlerts", R"({"address":"10.0.0.7","page_size":5})");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(json::parse(post->body), listed);
+  EXPECT_EQ(json::parse(client_->Get("/api/v1/ListAlerts?address=10.0.0.99")->body)["alerts"],
+            json::array());
+
+  // A change with the token goes through to the store.
+  httplib::Result ack = Post("AckAlert", R"({"id":")" + std::to_string(id) + R"("})", kToken);
+  ASSERT_TRUE(ack);
+  ASSERT_EQ(ack->status, 200) << ack->body;
+  EXPECT_EQ(json::parse(ack->body)["acknowledged"], true);
+  EXPECT_TRUE(harness_.store().GetAlert(id)->acknowledged);
+  httplib::Result feedback =
+      Post("SetFeedback",
+           R"({"id":)" + std::to_string(id) + R"(,"feedback":"FEEDBACK_FALSE_POSITIVE"})", kToken);
+  ASSERT_EQ(feedback->status, 200) << feedback->body;
+  EXPECT_EQ(json::parse(feedback->body)["feedback"], "FEEDBACK_FALSE_POSITIVE");
+
+  // The method list says which methods are reads.
+  const json methods = json::parse(client_->Get("/api/v1")->body)["methods"];
+  std::map<std::string, bool> read_only;
+  for (const json& m : methods) read_only[m["name"]] = m["readOnly"];
+  EXPECT_TRUE(read_only.at("ListAlerts"));
+  EXPECT_TRUE(read_only.at("LookupCountries"));
+  EXPECT_FALSE(read_only.at("Block"));
+  EXPECT_FALSE(read_only.at("ReloadModel"));
+  EXPECT_FALSE(read_only.at("SetRuleEnabled"));
+}
+
+TEST_F(HttpApiTest, ErrorsAreJsonWithTheMappedStatus) {
+  Start();
+  const auto expect_error = [](const httplib::Result& r, int http, const std::string& code,
+                               const std::string& needle) {
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, http) << r->body;
+    const json body = json::parse(r->body, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << r->body;
+    EXPECT_EQ(body["status"], code) << r->body;
+    EXPECT_NE(body["message"].get<std::string>().find(needle), std::string::npos) << r->body;
+  };
+  expect_error(Post("ListAlerts", "{not json"), 400, "INVALID_ARGUMENT", "ListAlertsRequest");
+  expect_error(Post("ListAlerts", R"({"noSuchField":1})"), 400, "INVALID_ARGUMENT", "noSuchField");
+  expect_error(client_->Get("/api/v1/ListAlerts?bogus=1"), 400, "INVALID_ARGUMENT", "bogus");
+  expect_error(client_->Get("/api/v1/NoSuchMethod"), 404, "NOT_FOUND", "NoSuchMethod");
+  expect_error(client_->Get("/api/v2/x"), 404, "NOT_FOUND", "/api/v2/x");
+  expect_error(Post("AckAlert", R"({"id":424242})", kToken), 404, "NOT_FOUND", "424242");
+  // pcap-live style harness without blocks: the service's FAILED_PRECONDITION comes through.
+  expect_error(Post("Block", R"({"prefix":"192.0.2.9/32"})", kToken), 400, "FAILED_PRECONDITION",
+               "blocklist");
+  expect_error(client_->Delete("/api/v1/Unblock"), 405, "INVALID_ARGUMENT", "DELETE");
+  expect_error(client_->Get("/api/v1/AckAlert?id=1"), 401, "UNAUTHENTICATED", "token");
+  httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
+  expect_error(client_->Get("/api/v1/AckAlert?id=1", auth), 405, "INVALID_ARGUMENT", "POST");
+  expect_error(Post("LookupCountries", R"({"addresses":["not-an-ip"]})"), 400, "INVALID_ARGUMENT",
+               "not-an-ip");
+  // DNS rebinding: a loopback listener answers only loopback Host names.
+  expect_error(client_->Get("/api/v1/GetStatus", {{"Host", "attacker.example"}}), 403,
+               "PERMISSION_DENIED", "attacker.example");
+  EXPECT_EQ(client_->Get("/api/v1/GetStatus", {{"Host", "localhost:8787"}})->status, 200);
+
+  EXPECT_EQ(api::HttpStatusFor(grpc::StatusCode::UNIMPLEMENTED), 501);
+  EXPECT_EQ(api::HttpStatusFor(grpc::StatusCode::UNAVAILABLE), 503);
+  EXPECT_EQ(api::HttpStatusFor(grpc::StatusCode::PERMISSION_DENIED), 403);
+}
+
+TEST_F(HttpApiTest, ChangesNeedTheTokenReadsDoNotOnLoopback) {
+  Start();
+  const int64_t id = harness_.AddAlert(ApiHarness::MakeAlert(3));
+  const std::string body = R"({"id":)" + std::to_string(id) + "}";
+  httplib::Result none = Post("AckAlert", body);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401) << none->body;
+  EXPECT_EQ(none->get_header_value("WWW-Authenticate"), "Bearer");
+  EXPECT_EQ(Post("AckAlert", body, "wrong-token")->status, 401);
+  EXPECT_FALSE(harness_.store().GetAlert(id)->acknowledged) << "a refused change went through";
+  // Every change is guarded, also the methods other issues implement.
+  for (const char* change :
+       {"Block", "Unblock", "SetFeedback", "ReloadModel", "SetRuleEnabled", "ReloadRules"}) {
+    EXPECT_EQ(Post(change, "{}")->status, 401) << change;
+  }
+  EXPECT_EQ(Post("AckAlert", body, kToken)->status, 200);
+  EXPECT_TRUE(harness_.store().GetAlert(id)->acknowledged);
+  EXPECT_EQ(client_->Get("/api/v1/ListBlocks")->status, 400);  // no blocks here: a read, no 401
+  EXPECT_EQ(client_->Get("/api/v1/ListAlerts")->status, 200);
+}
+
+TEST_F(HttpApiTest, WithoutAConfiguredTokenChangesAreRefused) {
+  http_ = std::make_unique<api::HttpApi>(api::HttpApiOptions{.address = "127.0.0.1:0", .token = ""},
+                                         harness_.server().InProcessChannel());
+  client_ = std::make_unique<httplib::Client>("127.0.0.1", http_->port());
+  httplib::Result r = Post("AckAlert", R"({"id":1})", "anything");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_NE(r->body.find("token_file"), std::string::npos) << r->body;
+}
+
+// Reads `fd` until `needle` shows up or `timeout` passes; returns everything read.
+std::string ReadUntil(int fd, const std::string& needle, milliseconds timeout) {
+  std::string text;
+  const auto deadline = Clock::now() + timeout;
+  while (text.find(needle) == std::string::npos && Clock::now() < deadline) {
+    timeval tv{.tv_sec = 0, .tv_usec = 100000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[4096];
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n == 0) break;
+    if (n > 0) text.append(buf, static_cast<size_t>(n));
+  }
+  return text;
+}
+
+int Connect(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The ids of the `id:` lines of an event stream, in order.
+std::vector<int64_t> EventIds(const std::string& text) {
+  std::vector<int64_t> ids;
+  static const std::regex kId("(^|\n)id: ([0-9]+)\n");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kId); it != std::sregex_iterator();
+       ++it) {
+    ids.push_back(std::stoll((*it)[2]));
+  }
+  return ids;
+}
+
+TEST_F(HttpApiTest, AlertStreamIsServerSentEventsAndResumesFromLastEventId) {
+  Start();
+  std::vector<int64_t> ids;
+  for (int n = 1; n <= 3; ++n) ids.push_back(harness_.AddAlert(ApiHarness::MakeAlert(n)));
+
+  const int fd = Connect(http_->port());
+  ASSERT_GE(fd, 0);
+  const std::string request =
+      "GET /api/v1/StreamAlerts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Accept: text/event-stream\r\nLast-Event-ID: " +
+      std::to_string(ids[0]) + "\r\n\r\n";
+  ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  // The replay: every alert after the last event id, oldest first.
+  std::string text = ReadUntil(fd, "id: " + std::to_string(ids[2]) + "\n", milliseconds(5000));
+  EXPECT_NE(text.find("Content-Type: text/event-stream"), std::string::npos) << text;
+  EXPECT_EQ(EventIds(text), (std::vector<int64_t>{ids[1], ids[2]})) << text;
+  EXPECT_EQ(http_->open_streams(), 1u);
+
+  // Then what is committed while the stream is open, pushed without a new request.
+  const int64_t live = harness_.AddAlert(ApiHarness::MakeAlert(42));
+  text += ReadUntil(fd, "id: " + std::to_string(live) + "\n", milliseconds(5000));
+  EXPECT_EQ(EventIds(text), (std::vector<int64_t>{ids[1], ids[2], live})) << text;
+  const size_t data = text.rfind("data: ");
+  ASSERT_NE(data, std::string::npos);
+  const json pushed = json::parse(text.substr(data + 6, text.find('\n', data) - data - 6));
+  EXPECT_EQ(pushed["srcAddr"], "10.0.0.42");
+  EXPECT_EQ(pushed["mitreTechnique"], "T1046");
+  // Idle streams get heartbeats (comments an EventSource ignores).
+  text += ReadUntil(fd, ": ping", milliseconds(2000));
+  EXPECT_NE(text.find(": ping\n\n"), std::string::npos);
+  close(fd);
+
+  // Query parameters filter the stream like the gRPC request fields.
+  const int filtered = Connect(http_->port());
+  const std::string again =
+      "GET /api/v1/StreamAlerts?resumeAfterId=0&address=10.0.0.2 HTTP/1.1"
+      "\r\nHost: localhost\r\n\r\n";
+  ASSERT_EQ(send(filtered, again.data(), again.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(again.size()));
+  EXPECT_NE(ReadUntil(filtered, "retry:", milliseconds(3000)).find("retry: 2000"),
+            std::string::npos);
+  harness_.AddAlert(ApiHarness::MakeAlert(5));
+  const int64_t wanted = harness_.AddAlert(ApiHarness::MakeAlert(2));
+  EXPECT_EQ(EventIds(ReadUntil(filtered, "id: " + std::to_string(wanted), milliseconds(5000))),
+            (std::vector<int64_t>{wanted}));
+  close(filtered);
+}
+
+TEST_F(HttpApiTest, ADeadEventStreamClientFreesItsStream) {
+  Start();
+  constexpr int kClients = 3;
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) {
+    const int fd = Connect(http_->port());
+    ASSERT_GE(fd, 0);
+    const std::string request = "GET /api/v1/StreamFlows HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    ASSERT_GT(send(fd, request.data(), request.size(), MSG_NOSIGNAL), 0);
+    ASSERT_NE(ReadUntil(fd, "retry:", milliseconds(3000)).find("retry:"), std::string::npos);
+    fds.push_back(fd);
+  }
+  EXPECT_TRUE(WaitUntil([&] { return http_->open_streams() == kClients; }, milliseconds(2000)));
+  for (int fd : fds) close(fd);  // the clients vanish without a word
+  // The next heartbeat write fails: the HTTP stream and its gRPC stream end.
+  EXPECT_TRUE(WaitUntil([&] { return http_->open_streams() == 0; }, milliseconds(5000)))
+      << http_->open_streams() << " stream(s) still open";
+  // The server still serves.
+  EXPECT_EQ(client_->Get("/api/v1/GetStatus")->status, 200);
+}
+
+TEST_F(HttpApiTest, StreamsBeyondTheLimitAreRefusedAndStopEndsOpenOnes) {
+  Start({.max_streams = 1});
+  const int fd = Connect(http_->port());
+  const std::string request = "GET /api/v1/StreamAlerts HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  ASSERT_GT(send(fd, request.data(), request.size(), MSG_NOSIGNAL), 0);
+  ASSERT_NE(ReadUntil(fd, "retry:", milliseconds(3000)).find("retry:"), std::string::npos);
+  httplib::Result second = client_->Get("/api/v1/StreamAlerts");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503) << second->body;
+  const auto before = Clock::now();
+  http_->Stop();
+  EXPECT_LT(Clock::now() - before, std::chrono::seconds(8));
+  EXPECT_EQ(http_->open_streams(), 0u);
+  close(fd);
+}
+
+TEST(HttpApiStartTest, NonLoopbackWithoutTlsOrTokenIsRefused) {
+  ApiHarness harness;
+  EXPECT_THROW(
+      api::HttpApi({.address = "0.0.0.0:0", .token = kToken}, harness.server().InProcessChannel()),
+      api::ApiError);
+  EXPECT_THROW(api::HttpApi({.address = "0.0.0.0:0", .tls_cert = "/x.pem", .tls_key = "/y.pem"},
+                            harness.server().InProcessChannel()),
+               api::ApiError);
+  EXPECT_THROW(api::HttpApi({.address = "127.0.0.1:notaport"}, harness.server().InProcessChannel()),
+               api::ApiError);
+  // The address in use.
+  api::HttpApi first({.address = "127.0.0.1:0"}, harness.server().InProcessChannel());
+  EXPECT_THROW(api::HttpApi({.address = "127.0.0.1:" + std::to_string(first.port())},
+                            harness.server().InProcessChannel()),
+               api::ApiError);
+}
+
+TEST(HttpApiStartTest, NonLoopbackServesHttpsAndWantsTheTokenForReadsToo) {
+  if (std::system("command -v openssl >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "openssl is not installed: cannot make a test certificate";
+  }
+  ApiHarness harness;
+  const std::string dir = harness.dir();
+  ASSERT_EQ(std::system(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                         "-nodes -days 1 -subj /CN=localhost -keyout " +
+                         dir + "/key.pem -out " + dir + "/cert.pem >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  api::HttpApi http({.address = "0.0.0.0:0",
+                     .token = kToken,
+                     .tls_cert = dir + "/cert.pem",
+                     .tls_key = dir + "/key.pem"},
+                    harness.server().InProcessChannel());
+  httplib::SSLClient client("127.0.0.1", http.port());
+  client.set_ca_cert_path((dir + "/cert.pem").c_str());
+  client.enable_server_certificate_verification(false);  // CN localhost, dialled by address
+  httplib::Result anonymous = client.Get("/api/v1/GetStatus");
+  ASSERT_TRUE(anonymous) << httplib::to_string(anonymous.error());
+  EXPECT_EQ(anonymous->status, 401);
+  httplib::Result with_token =
+      client.Get("/api/v1/GetStatus", {{"Authorization", std::string("Bearer ") + kToken}});
+  ASSERT_TRUE(with_token);
+  EXPECT_EQ(with_token->status, 200);
+  // Plain HTTP on the TLS port gets nothing useful.
+  httplib::Client plain("127.0.0.1", http.port());
+  httplib::Result r = plain.Get("/api/v1/GetStatus");
+  EXPECT_TRUE(!r || r->status != 200);
+}
+
+}  // namespace
+}  // namespace netguard::testing
