@@ -132,6 +132,8 @@ struct ResponseConfig {
   std::vector<IpPrefix> dns_servers;  // besides /etc/resolv.conf's nameservers
 
   friend bool operator==(const ResponseConfig&, const ResponseConfig&) = default;
+};
+
 /// The HTTP/JSON face and the dashboard (agent/api/http_api.h).
 struct HttpConfig {
   bool enabled = true;
