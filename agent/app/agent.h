@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -29,6 +30,9 @@ class StreamNotifier;
 }  // namespace netguard::pipeline
 namespace netguard::api {
 class ApiServer;
+}
+namespace netguard::detect::rules {
+class RulesEngine;
 }
 
 namespace netguard::app {
@@ -59,6 +63,9 @@ class Agent {
   void AddEbpfSteps();
   void AddPcapLiveSteps();
   void Reload();
+  /// Re-reads the rule set (rules file, port_scan alias) into the engine; returns its source.
+  /// Throws detect::rules::RulesError: the running rules stay.
+  std::string ReloadRules();
   bool pcap_live() const;
 
   config::Config config_;
@@ -72,6 +79,8 @@ class Agent {
   std::unique_ptr<respond::BlockManager> blocks_;  // null with pcap-live (no blocklist)
   std::unique_ptr<pipeline::StreamNotifier> notifier_;
   std::unique_ptr<pipeline::FlowSink> sink_;          // detectors, alerts, flow history
+  detect::rules::RulesEngine* rules_ = nullptr;       // owned by sink_
+  std::mutex rules_mu_;                               // config_.rules and .port_scan
   std::unique_ptr<pipeline::FlowPipeline> pipeline_;  // capture.backend ebpf
   std::jthread pipeline_thread_;
   std::unique_ptr<pipeline::PcapLivePipeline> pcap_;  // capture.backend pcap-live

@@ -287,7 +287,9 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
               r.Fail(v, k, "expected trace, debug, info, warn, error or off");
             }
           }},
-         {"port_scan", [&](const YAML::Node& v, const std::string& k) {
+         {"port_scan",
+          [&](const YAML::Node& v, const std::string& k) {
+            c.port_scan.given = true;
             r.Map(v, k,
                   {{"enabled",
                     [&](const YAML::Node& x, const std::string& kk) {
@@ -300,6 +302,17 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
                    {"window", [&](const YAML::Node& x, const std::string& kk) {
                       c.port_scan.window = std::chrono::duration_cast<seconds>(
                           r.Duration(x, kk, seconds(1), kOneHour));
+                    }}});
+          }},
+         {"rules", [&](const YAML::Node& v, const std::string& k) {
+            r.Map(v, k,
+                  {{"file",
+                    [&](const YAML::Node& x, const std::string& kk) {
+                      c.rules.file = r.String(x, kk);
+                    }},
+                   {"max_keys_per_rule", [&](const YAML::Node& x, const std::string& kk) {
+                      c.rules.max_keys_per_rule =
+                          static_cast<uint32_t>(r.UInt(x, kk, 100, 10000000));
                     }}});
           }}});
   if (c.flows.activity_timeout >= c.flows.active_timeout) {

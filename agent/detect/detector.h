@@ -7,6 +7,7 @@
 
 #include "core/alert.h"
 #include "core/flow_record.h"
+#include "core/packet_sample.h"
 
 namespace netguard::detect {
 
@@ -33,6 +34,12 @@ class Detector {
   virtual void OnFlowEnd(const FlowRecord& flow, AlertSink& sink) = 0;
   /// Periodic call (every sweep) with the wall-clock time, for window bookkeeping.
   virtual void OnTick(int64_t now_ns) { (void)now_ns; }
+  /// A sampled packet (first packets of a flow, DNS queries, ARP, 1-in-K); most detectors
+  /// ignore them.
+  virtual void OnPacketSample(const PacketSample& sample, AlertSink& sink) {
+    (void)sample;
+    (void)sink;
+  }
 };
 
 }  // namespace netguard::detect
