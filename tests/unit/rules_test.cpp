@@ -48,18 +48,30 @@ TEST(RulesTest, PortScanAlertsOnceAtTheThresholdWithItsCounters) {
   EXPECT_EQ(alerts.all.size(), 1u) << "no other rule fires on a SYN scan of one host";
 }
 
-TEST(RulesTest, SeverityRisesWithTheRateAndAlertsAgainOnlyOnEscalation) {
-  RulesEngine engine(With("port_scan", 5));
+TEST(RulesTest, OneAlertPerWindowWithTheSeverityOfTheRateAtThatMoment) {
+  RulesEngine engine(With("port_scan", 5, 10));
   Alerts alerts;
-  for (uint16_t port = 1; port <= 100; ++port) {
-    engine.OnFlowStart(Flow("10.0.0.9", "10.0.0.1", 40000, port, kTcp, kT0 + port), alerts);
-  }
+  auto probe = [&](uint16_t port, int64_t t) {
+    engine.OnFlowStart(Flow("10.0.0.9", "10.0.0.1", 40000, port, kTcp, t), alerts);
+  };
+  for (uint16_t port = 1; port <= 100; ++port) probe(port, kT0 + port);  // one burst
+  ASSERT_EQ(alerts.Of("port_scan").size(), 1u) << "aggregated: one alert in the window";
+  EXPECT_EQ(alerts.all[0].severity, Severity::kWarning);  // raised at 5 ports
+  // Still scanning fast when the next window starts: 100 ports in 10 s is 20x the threshold.
+  for (uint16_t port = 101; port <= 200; ++port) probe(port, kT0 + 5 * kSecond + port);
+  probe(201, kT0 + 11 * kSecond);
   const auto scans = alerts.Of("port_scan");
-  ASSERT_EQ(scans.size(), 3u);
-  EXPECT_EQ(scans[0].severity, Severity::kWarning);   // 5 ports
-  EXPECT_EQ(scans[1].severity, Severity::kHigh);      // 20 = 4x
-  EXPECT_EQ(scans[2].severity, Severity::kCritical);  // 80 = 16x
-  EXPECT_EQ(Evidence(scans[2])["distinct_targets"], 80);
+  ASSERT_EQ(scans.size(), 2u);
+  EXPECT_EQ(scans[1].severity, Severity::kCritical);  // >= 16x
+  EXPECT_GE(Evidence(scans[1])["distinct_targets"], 80);
+  // A slower scan two windows later: 30 ports in 10 s (6x) is high.
+  for (uint16_t port = 300; port < 330; ++port)
+    probe(port, kT0 + 30 * kSecond + port * 300000000ll);
+  ASSERT_EQ(alerts.Of("port_scan").size(), 3u);
+  EXPECT_EQ(alerts.Of("port_scan").back().severity, Severity::kWarning) << "raised at 5";
+  probe(400, kT0 + 132 * kSecond);  // next window: ~23 + 1 ports within the last 10 s
+  ASSERT_EQ(alerts.Of("port_scan").size(), 4u);
+  EXPECT_EQ(alerts.Of("port_scan").back().severity, Severity::kHigh);
 }
 
 TEST(RulesTest, ProbesOutsideTheWindowDoNotCountAndANewWindowAlertsAgain) {
@@ -156,12 +168,19 @@ TEST(RulesTest, SynFloodPerDestinationNotPerSource) {
                             kT0 + int64_t{i} * 1000000),
                        alerts);
   }
+  // The flood goes on into the next window: alerted again, at the rate of the window.
+  for (int i = 2000; i < 4000; ++i) {
+    engine.OnFlowStart(Flow("172.17.0.1", "10.0.0.1", static_cast<uint16_t>(i), 80, kTcp,
+                            kT0 + int64_t{i} * 5000000),
+                       alerts);
+  }
   const auto floods = alerts.Of("syn_flood");
-  ASSERT_EQ(floods.size(), 3u);  // warning at 100, high at 400, critical at 1600
+  ASSERT_EQ(floods.size(), 2u);
+  EXPECT_EQ(floods[0].severity, Severity::kWarning);  // raised when the window held 100
   EXPECT_EQ(floods[0].alert_class, "DoS-Flood");
   EXPECT_EQ(floods[0].mitre_technique, "T1498");
   EXPECT_EQ(floods[0].dst_addr, "10.0.0.1");
-  EXPECT_EQ(floods.back().severity, Severity::kCritical);
+  EXPECT_GE(floods.back().severity, Severity::kHigh);  // >= 4x the threshold
   EXPECT_TRUE(alerts.Of("port_scan").empty());
 }
 

@@ -405,10 +405,8 @@ void RulesEngine::MaybeAlert(Active& rule, const RuleKey& key, Window& w, double
   }
   const int64_t now = e.time_ns;
   const bool new_period = w.alert_start_ns == 0 || now - w.alert_start_ns >= rule.table.window_ns();
-  const auto level = static_cast<uint8_t>(static_cast<uint8_t>(severity) + 1);
-  if (!new_period && level <= w.alerted) return;  // aggregated: already raised at this level
-  if (new_period) w.alert_start_ns = now;
-  w.alerted = level;
+  if (!new_period) return;  // aggregated: one alert per key per window
+  w.alert_start_ns = now;
 
   nlohmann::json evidence = {
       {"rule", spec.name},

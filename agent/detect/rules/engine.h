@@ -34,8 +34,9 @@ struct RuleStatus {
 };
 
 /// Evaluates every enabled rule on each flow start, flow end and sampled packet. One alert per
-/// (rule, key) per window, and one more each time the severity rises within it; the evidence
-/// carries the rule's counters. Thread-safe: the pipeline feeds it while the API lists, toggles
+/// (rule, key) per window, its severity scaled by the measure at that moment (a sustained
+/// attack raises the next window's alert at the higher level); the evidence carries the rule's
+/// counters. Thread-safe: the pipeline feeds it while the API lists, toggles
 /// and replaces rules.
 class RulesEngine final : public Detector {
  public:

@@ -95,6 +95,11 @@ Window& WindowTable::Add(const RuleKey& key, int64_t now_ns, double weight, bool
       it->last_ns = now_ns;
     } else if (w.seen.size() < max_seen_) {
       w.seen.push_back({value, now_ns});
+    } else {  // full: the newest values count, so a long attack keeps its measure at the cap
+      auto oldest = std::min_element(
+          w.seen.begin(), w.seen.end(),
+          [](const Window::Seen& x, const Window::Seen& y) { return x.last_ns < y.last_ns; });
+      *oldest = {value, now_ns};
     }
   }
   return w;

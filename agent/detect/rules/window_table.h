@@ -42,7 +42,6 @@ struct Window {
   int64_t first_ns = 0;        // first event still counted
   int64_t last_ns = 0;         // latest event
   int64_t alert_start_ns = 0;  // start of the current aggregation period, 0 = none
-  uint8_t alerted = 0;         // 1 + highest severity alerted in the period, 0 = none
   double alert_value = 0;      // measure when last alerted
   std::list<RuleKey>::iterator lru;
 
