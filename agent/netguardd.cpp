@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "app/offline.h"
+#include "app/rules_setup.h"
 #include "config/config.h"
 #include "features/features.h"
 #ifndef NETGUARD_OFFLINE_ONLY
@@ -19,10 +20,9 @@ namespace {
 // Exit codes: 0 done, 1 the capture is truncated or corrupt (outputs hold everything read
 // before the bad record), 2 the input or an output cannot be opened.
 int RunOffline(netguard::app::OfflineOptions options, const netguard::config::Config& config) {
-  options.port_scan = config.port_scan.enabled;
-  options.port_scan_options.distinct_ports = config.port_scan.distinct_ports;
-  options.port_scan_options.window = config.port_scan.window;
   try {
+    options.rule_set = netguard::app::RuleSetFrom(config);
+    options.engine = netguard::app::EngineOptionsFrom(config);
     const netguard::app::OfflineSummary summary = netguard::app::RunOffline(options);
     spdlog::info("{}: {} packets, {} flows, {} flow rows ({}), {} alerts", options.input,
                  summary.packets, summary.flows, summary.flow_rows,

@@ -2,7 +2,7 @@
 //
 // Fills the data plane's ring with FLOW_START/FLOW_END records of N distinct one-packet TCP flows
 // (FIN ends each one) through BPF_PROG_RUN, then times the agent's FlowPipeline on one core as it
-// drains them: ring records -> FlowRecords -> detectors (the port-scan rule) -> SQLite store
+// drains them: ring records -> FlowRecords -> detectors (the rules engine) -> SQLite store
 // (WAL, synchronous=FULL, batches per poll). Prints one JSON object. Goal: >= 300k flows/s.
 #include <pthread.h>
 #include <sched.h>
@@ -16,7 +16,8 @@
 #include <thread>
 
 #include "capture/ebpf_dataplane.h"
-#include "detect/port_scan.h"
+#include "detect/rules/engine.h"
+#include "detect/rules/rules_file.h"
 #include "pipeline/flow_pipeline.h"
 #include "pipeline/stream_notifier.h"
 #include "prog_run.h"
@@ -80,7 +81,8 @@ int main(int argc, char** argv) {
     store::Store store({.path = db, .max_flows = 1000000});
     pipeline::StreamNotifier notifier;
     pipeline::FlowPipeline pipeline(dataplane, store, notifier, {});
-    pipeline.AddDetector(std::make_unique<detect::PortScanDetector>(detect::PortScanOptions{}));
+    pipeline.AddDetector(
+        std::make_unique<detect::rules::RulesEngine>(detect::rules::DefaultRuleSet()));
 
     const auto start = std::chrono::steady_clock::now();
     std::jthread worker([&](std::stop_token stop) {
@@ -102,7 +104,7 @@ int main(int argc, char** argv) {
         "{\"benchmark\": \"pipeline_drain\", \"flows\": %u, \"stored\": %llu, \"seconds\": %.3f, "
         "\"flows_per_s\": %.0f, \"goal_flows_per_s\": 300000, \"met\": %s, "
         "\"ring_drops\": %llu, \"method\": \"ring pre-filled by BPF_PROG_RUN with one-packet "
-        "FIN flows; FlowPipeline on CPU %d drains ring -> FlowRecord -> port-scan detector -> "
+        "FIN flows; FlowPipeline on CPU %d drains ring -> FlowRecord -> rules engine -> "
         "SQLite (WAL, synchronous=FULL)\"}\n",
         flows, static_cast<unsigned long long>(stored), seconds, rate,
         rate >= 300000 ? "true" : "false",

@@ -13,6 +13,7 @@
 
 #include "client.h"
 #include "commands.h"
+#include "rules_command.h"
 #include "time_text.h"
 
 namespace {
@@ -138,6 +139,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 10'000u))
       ->capture_default_str();
 
+  std::string rules_action = "list";
+  std::string rule_name;
+  CLI::App* rules = app.add_subcommand("rules", "Behavioural rules: list, enable/disable, reload");
+  rules->add_option("ACTION", rules_action, "list (default), enable, disable or reload")
+      ->check(CLI::IsMember({"list", "enable", "disable", "reload"}));
+  rules->add_option("NAME", rule_name, "The rule to enable or disable");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -161,6 +169,13 @@ int main(int argc, char** argv) {
     if (*block) return RunBlock(client, format, block_prefix, ttl_seconds, reason);
     if (*unblock) return RunUnblock(client, format, unblock_prefix);
     if (*blocks) return RunBlocks(client, format);
+    if (*rules) {
+      if ((rules_action == "enable" || rules_action == "disable") && rule_name.empty()) {
+        std::cerr << "ngctl rules " << rules_action << ": NAME is required" << std::endl;
+        return kExitUsage;
+      }
+      return netguard::ctl::RunRules(client, format, rules_action, rule_name);
+    }
     if (*ack) {
       std::optional<netguard::v1::Feedback> verdict;
       if (feedback == "tp") verdict = netguard::v1::FEEDBACK_TRUE_POSITIVE;

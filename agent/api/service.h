@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <functional>
+#include <string>
 
 #include "core/status.h"
 #include "netguard/v1/netguard.grpc.pb.h"
@@ -20,6 +22,9 @@ class Reputation;
 }  // namespace netguard::respond
 namespace netguard::pipeline {
 class StreamNotifier;
+}
+namespace netguard::detect::rules {
+class RulesEngine;
 }
 
 namespace netguard::geo {
@@ -104,6 +109,24 @@ class NetGuardService final : public v1::NetGuard::Service {
                                const v1::LookupCountriesRequest* request,
                                v1::LookupCountriesResponse* response) override;
 
+  /// The rules engine behind ListRules / SetRuleEnabled / ReloadRules, and how to reload its
+  /// rule set (returns the source; throws with a message naming the rule and line). Without an
+  /// engine those RPCs fail with FAILED_PRECONDITION. Call before the server starts.
+  void set_rules(detect::rules::RulesEngine* engine, std::function<std::string()> reload) {
+    rules_ = engine;
+    reload_rules_ = std::move(reload);
+  }
+  /// Every rule with its settings, state and alert count.
+  grpc::Status ListRules(grpc::ServerContext* context, const v1::ListRulesRequest* request,
+                         v1::ListRulesResponse* response) override;
+  /// Enables or disables a rule until the next reload; NOT_FOUND for an unknown name.
+  grpc::Status SetRuleEnabled(grpc::ServerContext* context,
+                              const v1::SetRuleEnabledRequest* request,
+                              v1::Rule* response) override;
+  /// Re-reads the rules file; INVALID_ARGUMENT naming the rule and line keeps the old set.
+  grpc::Status ReloadRules(grpc::ServerContext* context, const v1::ReloadRulesRequest* request,
+                           v1::ListRulesResponse* response) override;
+
  private:
   // Why a stream loop should stop now, or OK to go on.
   grpc::Status StreamShouldEnd(grpc::ServerContext* context) const;
@@ -117,6 +140,8 @@ class NetGuardService final : public v1::NetGuard::Service {
   ServiceOptions options_;
   std::atomic<bool> stopping_{false};
   std::shared_ptr<const geo::CountryLookup> countries_;
+  detect::rules::RulesEngine* rules_ = nullptr;
+  std::function<std::string()> reload_rules_;
 };
 
 }  // namespace netguard::api

@@ -9,11 +9,12 @@
 #include "api/server.h"
 #include "api/service.h"
 #include "app/response_setup.h"
+#include "app/rules_setup.h"
 #include "capture/blocklist.h"
 #include "capture/bpf_stats.h"
 #include "capture/ebpf_dataplane.h"
 #include "common/clock.h"
-#include "detect/port_scan.h"
+#include "detect/rules/engine.h"
 #include "features/features.h"
 #include "geo/country_lookup.h"
 #include "pipeline/flow_pipeline.h"
@@ -28,10 +29,6 @@ namespace netguard::app {
 const char kVersion[] = "0.1.0";
 
 namespace {
-
-detect::PortScanOptions PortScanFrom(const config::Config& c) {
-  return {.distinct_ports = c.port_scan.distinct_ports, .window = c.port_scan.window};
-}
 
 bool Cic2017(const config::Config& c) {
   return features::ParseFeatureMode(c.flows.feature_mode) == features::FeatureMode::kCic2017;
@@ -118,25 +115,30 @@ void Agent::BuildSteps() {
                     },
                 .down = [this] { store_.reset(); },
                 .hint = "check that the directory is writable, or pass --store PATH"});
-  startup_.Add({.name = "start the flow sink",
-                .up =
-                    [this, &c] {
-                      notifier_ = std::make_unique<pipeline::StreamNotifier>();
-                      sink_ = std::make_unique<pipeline::FlowSink>(*store_, *notifier_);
-                      if (c.port_scan.enabled) {
-                        sink_->AddDetector(
-                            std::make_unique<detect::PortScanDetector>(PortScanFrom(c)));
-                      }
-                      if (Cic2017(c)) spdlog::info("flow lifecycle: cic2017 feature mode");
-                    },
-                // After capture stopped and the last flows were stored.
-                .down =
-                    [this] {
-                      notifier_->Close();
-                      spdlog::info("flows flushed: {} finished in total",
-                                   sink_->counters().flows_finished.load());
-                      sink_.reset();
-                    }});
+  startup_.Add(
+      {.name = "start the flow sink",
+       .up =
+           [this, &c] {
+             notifier_ = std::make_unique<pipeline::StreamNotifier>();
+             sink_ = std::make_unique<pipeline::FlowSink>(*store_, *notifier_);
+             auto rules =
+                 std::make_unique<detect::rules::RulesEngine>(RuleSetFrom(c), EngineOptionsFrom(c));
+             rules_ = rules.get();
+             spdlog::info("rules: {} from {}", rules->Rules().size(),
+                          rules->source().empty() ? "the built-in defaults" : rules->source());
+             sink_->AddDetector(std::move(rules));
+             if (Cic2017(c)) spdlog::info("flow lifecycle: cic2017 feature mode");
+           },
+       // After capture stopped and the last flows were stored.
+       .down =
+           [this] {
+             notifier_->Close();
+             spdlog::info("flows flushed: {} finished in total",
+                          sink_->counters().flows_finished.load());
+             rules_ = nullptr;
+             sink_.reset();
+           },
+       .hint = "fix the rules file named above (rules.file)"});
   if (pcap_live()) {
     AddPcapLiveSteps();
   } else {
@@ -151,6 +153,7 @@ void Agent::BuildSteps() {
                       service->set_reputation(&response_->reputation());
                       service->set_country_lookup(std::make_shared<geo::CountryLookup>(
                           c.geoip.database, c.geoip.database_v6));
+                      service->set_rules(rules_, [this] { return ReloadRules(); });
                       api_ = std::make_unique<api::ApiServer>(c.api, std::move(service));
                     },
                 .down = [this] { api_.reset(); },
@@ -284,27 +287,42 @@ void Agent::Reload() {
   spdlog::set_level(spdlog::level::from_str(next.log_level));
   if (blocks_) blocks_->set_allowlist(next.allowlist);
   if (response_) response_->Reload(next);  // after set_allowlist: adds the allowlist files
-  sink_->WithDetectors([&](auto& detectors) {
-    for (auto& d : detectors) {
-      if (auto* scan = dynamic_cast<detect::PortScanDetector*>(d.get())) {
-        scan->set_options(PortScanFrom(next));
-      }
-    }
-  });
   if (next.capture != config_.capture || next.flows != config_.flows ||
       next.sampling != config_.sampling || next.store != config_.store || next.api != config_.api ||
-      next.port_scan.enabled != config_.port_scan.enabled) {
+      next.rules.max_keys_per_rule != config_.rules.max_keys_per_rule) {
     spdlog::warn(
-        "SIGHUP: capture, flows, sampling, store, api and port_scan.enabled changes "
+        "SIGHUP: capture, flows, sampling, store, api and rules.max_keys_per_rule changes "
         "take effect at the next restart");
   }
   config_.allowlist = next.allowlist;
   config_.log_level = next.log_level;
-  config_.port_scan.distinct_ports = next.port_scan.distinct_ports;
-  config_.port_scan.window = next.port_scan.window;
   config_.reputation = next.reputation;
   config_.response = next.response;
+  {
+    std::lock_guard lock(rules_mu_);
+    config_.port_scan = next.port_scan;
+    config_.rules.file = next.rules.file;
+  }
   spdlog::info("SIGHUP: reloaded {}", config_path_);
+  try {
+    ReloadRules();
+  } catch (const std::exception& e) {
+    spdlog::error("SIGHUP: keeping the running rules: {}", e.what());
+  }
+}
+
+std::string Agent::ReloadRules() {
+  config::Config config;
+  {
+    std::lock_guard lock(rules_mu_);
+    config = config_;
+  }
+  detect::rules::RuleSet set = RuleSetFrom(config);  // throws: the running set stays
+  const size_t n = set.rules.size();
+  std::string source = set.source.empty() ? "the built-in defaults" : set.source;
+  rules_->Replace(std::move(set));
+  spdlog::info("rules: reloaded {} from {}", n, source);
+  return source;
 }
 
 int Agent::Run() {

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -33,6 +34,9 @@ class HttpApi;
 }  // namespace netguard::api
 namespace netguard::app {
 class ResponseSetup;
+}
+namespace netguard::detect::rules {
+class RulesEngine;
 }
 
 namespace netguard::app {
@@ -64,6 +68,9 @@ class Agent {
   void AddPcapLiveSteps();
   void AddResponseStep();
   void Reload();
+  /// Re-reads the rule set (rules file, port_scan alias) into the engine; returns its source.
+  /// Throws detect::rules::RulesError: the running rules stay.
+  std::string ReloadRules();
   bool pcap_live() const;
 
   config::Config config_;
@@ -77,6 +84,8 @@ class Agent {
   std::unique_ptr<respond::BlockManager> blocks_;  // null with pcap-live (no blocklist)
   std::unique_ptr<pipeline::StreamNotifier> notifier_;
   std::unique_ptr<pipeline::FlowSink> sink_;          // detectors, alerts, flow history
+  detect::rules::RulesEngine* rules_ = nullptr;       // owned by sink_
+  std::mutex rules_mu_;                               // config_.rules and .port_scan
   std::unique_ptr<pipeline::FlowPipeline> pipeline_;  // capture.backend ebpf
   std::jthread pipeline_thread_;
   std::unique_ptr<pipeline::PcapLivePipeline> pcap_;  // capture.backend pcap-live

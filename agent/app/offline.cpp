@@ -51,9 +51,14 @@ class Pipeline final : public capture::pcap::FlowEvents,
       : options_(options),
         summary_(summary),
         lifecycle_(features::LifecycleFor(options.mode)),
-        table_({.step = lifecycle_.step, .idle_timeout = lifecycle_.idle_timeout}, *this) {
-    if (options.port_scan)
-      detectors_.push_back(std::make_unique<detect::PortScanDetector>(options.port_scan_options));
+        table_({.step = lifecycle_.step,
+                .idle_timeout = lifecycle_.idle_timeout,
+                .sample_every_k = options.engine.sample_every_k},
+               *this) {
+    if (options.rules) {
+      detectors_.push_back(
+          std::make_unique<detect::rules::RulesEngine>(options.rule_set, options.engine));
+    }
     if (!options.flows_csv.empty()) {
       flows_out_ = OpenOutput(options.flows_csv);
       csv_ = std::make_unique<features::FlowCsvWriter>(flows_out_);
@@ -75,6 +80,10 @@ class Pipeline final : public capture::pcap::FlowEvents,
 
   void OnFlowStart(const FlowRecord& flow) override {
     for (auto& d : detectors_) d->OnFlowStart(flow, *this);
+  }
+
+  void OnPacketSample(const PacketSample& sample) override {
+    for (auto& d : detectors_) d->OnPacketSample(sample, *this);
   }
 
   void OnFlowEnd(const FlowRecord& flow) override {

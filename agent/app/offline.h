@@ -6,7 +6,8 @@
 #include <cstdint>
 #include <string>
 
-#include "detect/port_scan.h"
+#include "detect/rules/engine.h"
+#include "detect/rules/rules_file.h"
 #include "features/features.h"
 
 namespace netguard::app {
@@ -16,8 +17,9 @@ struct OfflineOptions {
   features::FeatureMode mode = features::FeatureMode::kCic2017;
   std::string flows_csv;    // CICFlowMeter-style flows CSV; empty = not written
   std::string alerts_json;  // alerts as JSON lines; empty = not written
-  bool port_scan = true;    // run the port-scan rule
-  detect::PortScanOptions port_scan_options;
+  bool rules = true;        // run the rules engine
+  detect::rules::RuleSet rule_set = detect::rules::DefaultRuleSet();
+  detect::rules::EngineOptions engine;
 };
 
 /// What a run did.

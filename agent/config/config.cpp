@@ -423,6 +423,7 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
           }},
          {"port_scan",
           [&](const YAML::Node& v, const std::string& k) {
+            c.port_scan.given = true;
             r.Map(v, k,
                   {{"enabled",
                     [&](const YAML::Node& x, const std::string& kk) {
@@ -450,6 +451,17 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
                     }},
                    {"database_v6", [&](const YAML::Node& x, const std::string& kk) {
                       c.geoip.database_v6 = r.String(x, kk);
+                    }}});
+          }},
+         {"rules", [&](const YAML::Node& v, const std::string& k) {
+            r.Map(v, k,
+                  {{"file",
+                    [&](const YAML::Node& x, const std::string& kk) {
+                      c.rules.file = r.String(x, kk);
+                    }},
+                   {"max_keys_per_rule", [&](const YAML::Node& x, const std::string& kk) {
+                      c.rules.max_keys_per_rule =
+                          static_cast<uint32_t>(r.UInt(x, kk, 100, 10000000));
                     }}});
           }}});
   if (c.flows.activity_timeout >= c.flows.active_timeout) {

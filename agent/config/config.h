@@ -94,10 +94,24 @@ struct ApiConfig {
 
 struct PortScanConfig {
   bool enabled = true;
-  uint32_t distinct_ports = 25;       // distinct destination ports of one source ...
-  std::chrono::seconds window{60};    // ... within this sliding window
+  uint32_t distinct_ports = 25;     // distinct destination ports of one source ...
+  std::chrono::seconds window{60};  // ... within this sliding window
+  bool given = false;  // the section is in the file: it overrides the rules file's port_scan
 
-  friend bool operator==(const PortScanConfig&, const PortScanConfig&) = default;
+  friend bool operator==(const PortScanConfig& a, const PortScanConfig& b) {
+    return a.enabled == b.enabled && a.distinct_ports == b.distinct_ports && a.window == b.window;
+  }
+};
+
+inline constexpr char kDefaultRulesFile[] = "/etc/netguard/rules.yaml";
+
+/// The behavioural rules engine (agent/detect/rules, docs/rules.md).
+struct RulesConfig {
+  /// Rules YAML. Empty, or this default path when the file is absent: the built-in defaults.
+  std::string file = kDefaultRulesFile;
+  uint32_t max_keys_per_rule = 50000;  // windows per rule before LRU eviction
+
+  friend bool operator==(const RulesConfig&, const RulesConfig&) = default;
 };
 
 /// IP reputation (agent/respond/reputation.h). The list files hold one address or CIDR per
@@ -167,6 +181,7 @@ struct Config {
   ResponseConfig response;
   HttpConfig http;
   GeoIpConfig geoip;
+  RulesConfig rules;
 
   friend bool operator==(const Config&, const Config&) = default;
 };

@@ -7,6 +7,7 @@
 
 #include "core/alert.h"
 #include "core/flow_record.h"
+#include "core/packet_sample.h"
 
 namespace netguard::detect {
 
@@ -36,6 +37,12 @@ class Detector {
   /// End of a sweep, and when capture stops: a detector that batches finished flows (ML)
   /// classifies what it holds and emits now.
   virtual void Flush(AlertSink& sink) { (void)sink; }
+  /// A sampled packet (first packets of a flow, DNS queries, ARP, 1-in-K); most detectors
+  /// ignore them.
+  virtual void OnPacketSample(const PacketSample& sample, AlertSink& sink) {
+    (void)sample;
+    (void)sink;
+  }
 };
 
 }  // namespace netguard::detect

@@ -41,7 +41,7 @@ FlowPipeline::FlowPipeline(capture::EbpfDataPlane& dataplane, std::unique_ptr<Fl
       dataplane.events_fd(),
       capture::RingHandlers{.on_flow_start = [this](const ng_flow_event& e) { OnFlowEvent(e); },
                             .on_flow_end = [this](const ng_flow_event& e) { OnFlowEvent(e); },
-                            .on_sample = {}});
+                            .on_sample = [this](const ng_packet_sample& s) { OnSample(s); }});
 }
 
 FlowPipeline::~FlowPipeline() = default;
@@ -64,6 +64,13 @@ void FlowPipeline::OnFlowEvent(const ng_flow_event& event) {
   }
   record.end_reason = ToEndReason(event.hdr.reason);
   sink_.FlowFinished(std::move(record));
+}
+
+void FlowPipeline::OnSample(const ng_packet_sample& record) {
+  PacketSample sample;
+  // A frame that does not parse still carries its flow key and length: detectors get it.
+  DecodePacketSample(record, to_wall_(record.hdr.ts_ns), sample);
+  sink_.PacketSampled(sample);
 }
 
 void FlowPipeline::Sweep(bool everything) {

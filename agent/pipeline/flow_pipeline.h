@@ -61,6 +61,7 @@ class FlowPipeline {
   FlowPipeline(capture::EbpfDataPlane& dataplane, std::unique_ptr<FlowSink> own_sink,
                FlowSink* sink, PipelineOptions options);
   void OnFlowEvent(const ng_flow_event& event);
+  void OnSample(const ng_packet_sample& record);
   void Sweep(bool everything);
   void CheckLoss();
   FlowRecord ToRecord(const ng_flow_key& key, const ng_flow& flow) const;

@@ -45,6 +45,12 @@ void FlowSink::FlowFinished(FlowRecord flow) {
   DeliverCommitted();
 }
 
+void FlowSink::PacketSampled(const PacketSample& sample) {
+  counters_.packet_samples.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  for (auto& detector : detectors_) detector->OnPacketSample(sample, *this);
+}
+
 void FlowSink::Tick(int64_t now_ns) {
   {
     std::lock_guard lock(mu_);

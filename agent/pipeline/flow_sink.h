@@ -26,6 +26,7 @@ struct PipelineCounters {
   std::atomic<uint64_t> flows_swept_active{0};
   std::atomic<uint64_t> alerts{0};
   std::atomic<uint64_t> malformed_records{0};
+  std::atomic<uint64_t> packet_samples{0};
   std::atomic<uint64_t> ring_drops{0};          // kernel: ring reserve failures
   std::atomic<uint64_t> flow_insert_failed{0};  // kernel: flow map refused an entry
   std::atomic<int64_t> last_loss_ns{0};         // wall clock of the last observed loss, 0 = none
@@ -63,6 +64,8 @@ class FlowSink : private detect::AlertSink {
   void FlowStarted(const FlowRecord& flow);
   /// A flow finished: detectors see it now, the store at the next Flush().
   void FlowFinished(FlowRecord flow);
+  /// A sampled packet: every detector sees it.
+  void PacketSampled(const PacketSample& sample);
   /// Periodic call with the wall-clock time (detectors' window bookkeeping).
   void Tick(int64_t now_ns);
   /// Lets batching detectors emit (Detector::Flush), stores the finished flows handed over

@@ -27,6 +27,7 @@ struct PcapLivePipeline::Capture final : capture::pcap::FlowEvents {
   }
 
   void OnFlowStart(const FlowRecord& flow) override { sink.FlowStarted(flow); }
+  void OnPacketSample(const PacketSample& sample) override { sink.PacketSampled(sample); }
   void OnFlowEnd(const FlowRecord& flow) override {
     if (flow.end_reason == FlowEndReason::kIdleTimeout)
       sink.counters().flows_swept_idle.fetch_add(1, std::memory_order_relaxed);

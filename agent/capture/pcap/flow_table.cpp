@@ -63,6 +63,7 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
   }
   if (l3 == NG_L3_ARP) {
     stats_.arp++;
+    if (options_.sample_arp) Sample(frame, wire_len, ts_ns, NG_SAMPLE_ARP, {}, 0);
     return;
   }
   if (l3 == NG_L3_OTHER) {
@@ -96,6 +97,17 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
     stats_.flows_started++;
     events_.OnFlowStart(Record(key, started, FlowEndReason::kIdleTimeout));
   }
+  // The kernel's sampling decision (ng_track), on the packet count after the step.
+  const uint64_t packets = ng_flow_packets(&it->second);
+  uint8_t sample = 0;
+  if (pkt.dns_query && options_.sample_dns) {
+    sample = NG_SAMPLE_DNS_QUERY;
+  } else if (packets <= options_.sample_first_n) {
+    sample = NG_SAMPLE_FIRST_N;
+  } else if (options_.sample_every_k != 0 &&
+             (packets - options_.sample_first_n) % options_.sample_every_k == 0) {
+    sample = NG_SAMPLE_ONE_IN_K;
+  }
   if (result & NG_STEP_FINISHED) {
     const bool fin = end_reason == NG_REASON_FIN;
     (fin ? stats_.flows_ended_fin : stats_.flows_ended_rst)++;
@@ -105,6 +117,22 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
     flows_.erase(it);
     events_.OnFlowEnd(Record(key, finished, fin ? FlowEndReason::kFin : FlowEndReason::kRst));
   }
+  if (sample != 0) Sample(frame, wire_len, ts_ns, sample, key, side);
+}
+
+void FlowTable::Sample(std::span<const uint8_t> frame, uint32_t wire_len, uint64_t ts_ns,
+                       uint8_t reason, const ng_flow_key& key, uint8_t side) {
+  stats_.samples++;
+  PacketSample sample;
+  sample.time_ns = static_cast<int64_t>(ts_ns);
+  sample.reason = reason;
+  sample.hook = NG_HOOK_XDP;
+  sample.ifindex = options_.ifindex;
+  sample.key = key;
+  sample.side = side;
+  sample.wire_len = wire_len;
+  DecodeSampleFrame(frame.first(std::min<size_t>(frame.size(), NG_SAMPLE_BYTES)), sample);
+  events_.OnPacketSample(sample);
 }
 
 void FlowTable::Sweep(uint64_t now_ns) {

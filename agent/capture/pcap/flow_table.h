@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "core/flow_record.h"
+#include "core/packet_sample.h"
 #include "flow_update.h"
 #include "netguard.h"
 
@@ -25,6 +26,9 @@ class FlowEvents {
   virtual void OnFlowStart(const FlowRecord& flow) { (void)flow; }
   /// A flow ended (FIN/RST, active or idle timeout, flush).
   virtual void OnFlowEnd(const FlowRecord& flow) = 0;
+  /// A packet sampled by the kernel's rules (struct ng_config: every DNS query and ARP packet,
+  /// the first N packets of each flow, then one in K).
+  virtual void OnPacketSample(const PacketSample& sample) { (void)sample; }
 };
 
 /// Lifecycle parameters. `step` are the very parameters the kernel program takes from
@@ -38,6 +42,11 @@ struct FlowTableOptions {
   std::chrono::nanoseconds sweep_interval = std::chrono::seconds(1);
   /// ifindex written into FlowRecords (0 for files).
   uint32_t ifindex = 0;
+  /// Packet sampling, as the kernel's struct ng_config.
+  uint32_t sample_first_n = NG_DEFAULT_SAMPLE_FIRST_N;
+  uint32_t sample_every_k = NG_DEFAULT_SAMPLE_EVERY_K;  // 0 = off
+  bool sample_dns = true;
+  bool sample_arp = true;
 };
 
 /// What the table saw, as the kernel's per-CPU statistics count it.
@@ -53,6 +62,7 @@ struct FlowTableStats {
   uint64_t flows_ended_active_timeout = 0;
   uint64_t flows_ended_idle_timeout = 0;
   uint64_t flows_flushed = 0;
+  uint64_t samples = 0;
   std::array<uint64_t, NG_ERR_COUNT> parse_errors{};  // indexed by enum ng_parse_error
 };
 
@@ -93,6 +103,8 @@ class FlowTable {
 
  private:
   FlowRecord Record(const ng_flow_key& key, const ng_flow& flow, FlowEndReason reason) const;
+  void Sample(std::span<const uint8_t> frame, uint32_t wire_len, uint64_t ts_ns, uint8_t reason,
+              const ng_flow_key& key, uint8_t side);
 
   FlowTableOptions options_;
   FlowEvents& events_;

