@@ -36,8 +36,22 @@ const port = server.address().port;
 /** curl from `source` in the peer namespace; true when the page came back. */
 async function reaches(source) {
   try {
-    const { stdout } = await run('ip', ['netns', 'exec', PEER_NS, 'curl', '-s', '--noproxy', '*',
-      '--interface', source, '--connect-timeout', '2', '--max-time', '4', `http://${SENSOR_IP}:${port}/`]);
+    const { stdout } = await run('ip', [
+      'netns',
+      'exec',
+      PEER_NS,
+      'curl',
+      '-s',
+      '--noproxy',
+      '*',
+      '--interface',
+      source,
+      '--connect-timeout',
+      '2',
+      '--max-time',
+      '4',
+      `http://${SENSOR_IP}:${port}/`,
+    ]);
     return stdout === 'netguard-e2e-ok';
   } catch {
     return false;
@@ -61,20 +75,46 @@ try {
   await page.getByTestId('kpi-packets').waitFor();
   await page.getByTestId('capture-table').getByText('ebpf').waitFor();
   // Both live streams are open before the scan starts.
-  await page.waitForFunction(() =>
-    [...document.querySelectorAll('[data-testid=stream-state]')].filter((e) => e.textContent === 'live').length === 2);
+  await page.waitForFunction(
+    () =>
+      [...document.querySelectorAll('[data-testid=stream-state]')].filter((e) => e.textContent === 'live')
+        .length === 2,
+  );
   assert.ok(await reaches(BYSTANDER), 'the bystander reaches the sensor before any block');
   assert.ok(await reaches(ATTACKER), 'the attacker reaches the sensor before the block');
 
   step('nmap scan from the attacker; its alert must appear on the open page');
-  const scan = await run('ip', ['netns', 'exec', PEER_NS, 'timeout', '30', 'nmap', '-sS', '-Pn', '-n',
-    '-p', '1-200', '--max-retries', '0', '-S', ATTACKER, '-e', PEER_IF, SENSOR_IP]);
+  const scan = await run('ip', [
+    'netns',
+    'exec',
+    PEER_NS,
+    'timeout',
+    '30',
+    'nmap',
+    '-sS',
+    '-Pn',
+    '-n',
+    '-p',
+    '1-200',
+    '--max-retries',
+    '0',
+    '-S',
+    ATTACKER,
+    '-e',
+    PEER_IF,
+    SENSOR_IP,
+  ]);
   const scanned = Date.now();
   const row = page.getByTestId('live-alert').filter({ hasText: 'PortScan' }).filter({ hasText: ATTACKER });
-  await row.first().waitFor({ timeout: 2000 }).catch(async (e) => {
-    await shot(page, 'live-failed');
-    throw new Error(`no PortScan alert from ${ATTACKER} on the Live page within 2 s of nmap's end: ${e}\n${scan.stdout}`);
-  });
+  await row
+    .first()
+    .waitFor({ timeout: 2000 })
+    .catch(async (e) => {
+      await shot(page, 'live-failed');
+      throw new Error(
+        `no PortScan alert from ${ATTACKER} on the Live page within 2 s of nmap's end: ${e}\n${scan.stdout}`,
+      );
+    });
   step(`alert visible ${Date.now() - scanned} ms after nmap ended (no reload)`);
   await row.first().getByText('T1046').waitFor();
   await page.waitForTimeout(1500); // a few samples for the charts
@@ -85,8 +125,10 @@ try {
   await page.getByTestId('alert-row').filter({ hasText: ATTACKER }).first().click();
   const detail = page.getByTestId('alert-detail');
   await detail.getByText('Network Service Discovery').waitFor();
-  assert.equal(await detail.getByRole('link', { name: 'T1046' }).getAttribute('href'),
-    'https://attack.mitre.org/techniques/T1046/');
+  assert.equal(
+    await detail.getByRole('link', { name: 'T1046' }).getAttribute('href'),
+    'https://attack.mitre.org/techniques/T1046/',
+  );
   await detail.getByTestId('evidence').getByText('distinct_targets').waitFor();
   await shot(page, 'alerts');
 
@@ -119,16 +161,24 @@ try {
   await page.goto(`${BASE}/blocks`);
   const block = page.getByTestId('block-row').filter({ hasText: `${ATTACKER}/32` });
   await block.waitFor();
-  await block.getByTestId('ttl').getByText(/59m|1h/).waitFor();
+  await block
+    .getByTestId('ttl')
+    .getByText(/59m|1h/)
+    .waitFor();
   await page.waitForFunction((ip) => {
-    const r = [...document.querySelectorAll('[data-testid=block-row]')].find((e) => e.textContent.includes(ip));
+    const r = [...document.querySelectorAll('[data-testid=block-row]')].find((e) =>
+      e.textContent.includes(ip),
+    );
     return r && !/^0 pkts/.test(r.querySelector('[data-testid=hits]').textContent);
   }, `${ATTACKER}/32`);
   await shot(page, 'blocks');
 
   step('Models: the active bundle or the explained "no model" state');
   await page.goto(`${BASE}/models`);
-  await page.locator('[data-testid=model-name], [data-testid=no-model], [data-testid=not-available]').first().waitFor();
+  await page
+    .locator('[data-testid=model-name], [data-testid=no-model], [data-testid=not-available]')
+    .first()
+    .waitFor();
   assert.equal(await page.getByTestId('error-state').count(), 0, 'the Models page shows an error');
   await shot(page, 'models');
 

@@ -2,11 +2,7 @@
 // 64-bit integers as strings, enums as names, timestamps as RFC 3339 strings).
 
 export type Severity =
-  | 'SEVERITY_UNSPECIFIED'
-  | 'SEVERITY_INFO'
-  | 'SEVERITY_WARNING'
-  | 'SEVERITY_HIGH'
-  | 'SEVERITY_CRITICAL';
+  'SEVERITY_UNSPECIFIED' | 'SEVERITY_INFO' | 'SEVERITY_WARNING' | 'SEVERITY_HIGH' | 'SEVERITY_CRITICAL';
 
 export type Feedback = 'FEEDBACK_UNSPECIFIED' | 'FEEDBACK_TRUE_POSITIVE' | 'FEEDBACK_FALSE_POSITIVE';
 

@@ -41,9 +41,8 @@ export function TokenButton() {
       <Modal opened={open} onClose={() => setOpen(false)} title="API token">
         <Stack>
           <Text size="sm" c="dimmed">
-            Reading needs no token on this machine. Blocking, acknowledging, feedback and
-            reloads need the agent&apos;s API token (the file named by http.token_file). It is
-            kept for this browser tab only.
+            Reading needs no token on this machine. Blocking, acknowledging, feedback and reloads need the
+            agent&apos;s API token (the file named by http.token_file). It is kept for this browser tab only.
           </Text>
           <PasswordInput
             label="Token"

@@ -8,11 +8,22 @@ import { fakeApi, renderWithProviders } from '../test/render';
 import { AlertDetail } from './AlertDetail';
 
 const scan: Alert = {
-  id: '12', time: '2024-05-01T10:00:00Z', srcAddr: '10.0.0.3', srcPort: 0, dstAddr: '10.0.0.1',
-  dstPort: 0, protocol: 'TCP', alertClass: 'PortScan', score: 1, severity: 'SEVERITY_WARNING',
-  mitreTechnique: 'T1046', detector: 'rule.port_scan',
-  evidenceJson: '{"distinct_targets":31,"threshold":20}', degradedCoverage: false,
-  acknowledged: false, feedback: 'FEEDBACK_UNSPECIFIED',
+  id: '12',
+  time: '2024-05-01T10:00:00Z',
+  srcAddr: '10.0.0.3',
+  srcPort: 0,
+  dstAddr: '10.0.0.1',
+  dstPort: 0,
+  protocol: 'TCP',
+  alertClass: 'PortScan',
+  score: 1,
+  severity: 'SEVERITY_WARNING',
+  mitreTechnique: 'T1046',
+  detector: 'rule.port_scan',
+  evidenceJson: '{"distinct_targets":31,"threshold":20}',
+  degradedCoverage: false,
+  acknowledged: false,
+  feedback: 'FEEDBACK_UNSPECIFIED',
 };
 
 describe('AlertDetail', () => {
@@ -21,7 +32,10 @@ describe('AlertDetail', () => {
     expect(screen.getByText('distinct_targets')).toBeInTheDocument();
     expect(screen.getByText('31')).toBeInTheDocument();
     expect(screen.getByText(/Network Service Discovery/)).toBeInTheDocument();
-    expect(screen.getByRole('link', { name: 'T1046' })).toHaveAttribute('href', 'https://attack.mitre.org/techniques/T1046/');
+    expect(screen.getByRole('link', { name: 'T1046' })).toHaveAttribute(
+      'href',
+      'https://attack.mitre.org/techniques/T1046/',
+    );
   });
 
   it('acknowledges with the token and reports the updated alert', async () => {
@@ -36,26 +50,50 @@ describe('AlertDetail', () => {
     renderWithProviders(<AlertDetail alert={scan} onChange={(a) => (updated = a)} />);
     fireEvent.click(screen.getByTestId('ack'));
     await waitFor(() => expect(updated?.acknowledged).toBe(true));
-    expect(fetch).toHaveBeenCalledWith('/api/v1/AckAlert', expect.objectContaining({ method: 'POST', body: '{"id":"12"}' }));
+    expect(fetch).toHaveBeenCalledWith(
+      '/api/v1/AckAlert',
+      expect.objectContaining({ method: 'POST', body: '{"id":"12"}' }),
+    );
   });
 
   it('explains a refused change instead of failing silently', async () => {
-    fakeApi({ SetFeedback: { status: 401, body: { status: 'UNAUTHENTICATED', message: 'SetFeedback needs the API token' } } });
+    fakeApi({
+      SetFeedback: {
+        status: 401,
+        body: { status: 'UNAUTHENTICATED', message: 'SetFeedback needs the API token' },
+      },
+    });
     renderWithProviders(<AlertDetail alert={scan} onChange={() => {}} />);
     fireEvent.click(screen.getByText('False positive'));
-    expect(await screen.findByTestId('action-error')).toHaveTextContent(/needs the API token.*Enter the API token/);
+    expect(await screen.findByTestId('action-error')).toHaveTextContent(
+      /needs the API token.*Enter the API token/,
+    );
   });
 });
 
 describe('ModelsPage', () => {
   it('says "not available" when the agent does not implement GetModel', async () => {
-    fakeApi({ GetModel: { status: 501, body: { status: 'UNIMPLEMENTED', message: 'GetModel is not implemented' } } });
+    fakeApi({
+      GetModel: { status: 501, body: { status: 'UNIMPLEMENTED', message: 'GetModel is not implemented' } },
+    });
     renderWithProviders(<ModelsPage />);
     expect(await screen.findByTestId('not-available')).toHaveTextContent('Model information: not available');
   });
 
   it('explains the rules-only state and the last load error', async () => {
-    fakeApi({ GetModel: { body: { loaded: false, error: 'bundle /x: features.json missing', labels: [], confusion: [], classes: [], importances: [], features: [] } } });
+    fakeApi({
+      GetModel: {
+        body: {
+          loaded: false,
+          error: 'bundle /x: features.json missing',
+          labels: [],
+          confusion: [],
+          classes: [],
+          importances: [],
+          features: [],
+        },
+      },
+    });
     renderWithProviders(<ModelsPage />);
     expect(await screen.findByTestId('no-model')).toHaveTextContent('features.json missing');
   });
@@ -64,10 +102,30 @@ describe('ModelsPage', () => {
     fakeApi({
       GetModel: {
         body: {
-          loaded: true, name: 'lab-2024', path: '/models/lab', featureMode: 'corrected', features: ['a', 'b'],
-          classes: [{ name: 'PortScan', mitreTechnique: 'T1046', threshold: 0.5, precision: 0.99, recall: 0.98, f1: 0.985, support: '120' }],
-          labels: ['BENIGN', 'PortScan'], confusion: ['90', '1', '2', '118'], macroF1: 0.97, benignFalsePositiveRate: 0.011,
-          importances: [{ feature: 'Flow Duration', importance: 0.4 }], anomalyThreshold: 3.2, provenanceJson: '', error: '',
+          loaded: true,
+          name: 'lab-2024',
+          path: '/models/lab',
+          featureMode: 'corrected',
+          features: ['a', 'b'],
+          classes: [
+            {
+              name: 'PortScan',
+              mitreTechnique: 'T1046',
+              threshold: 0.5,
+              precision: 0.99,
+              recall: 0.98,
+              f1: 0.985,
+              support: '120',
+            },
+          ],
+          labels: ['BENIGN', 'PortScan'],
+          confusion: ['90', '1', '2', '118'],
+          macroF1: 0.97,
+          benignFalsePositiveRate: 0.011,
+          importances: [{ feature: 'Flow Duration', importance: 0.4 }],
+          anomalyThreshold: 3.2,
+          provenanceJson: '',
+          error: '',
         },
       },
     });
@@ -84,7 +142,22 @@ describe('BlocksPage', () => {
     let blocked = true;
     fakeApi({
       ListBlocks: () => ({
-        body: { blocks: blocked ? [{ prefix: '10.0.0.3/32', reason: 'scan', automatic: true, expires, alertIds: [], packets: '42', bytes: '2048', enforced: true }] : [] },
+        body: {
+          blocks: blocked
+            ? [
+                {
+                  prefix: '10.0.0.3/32',
+                  reason: 'scan',
+                  automatic: true,
+                  expires,
+                  alertIds: [],
+                  packets: '42',
+                  bytes: '2048',
+                  enforced: true,
+                },
+              ]
+            : [],
+        },
       }),
       Unblock: () => {
         blocked = false;
@@ -99,8 +172,15 @@ describe('BlocksPage', () => {
   });
 
   it('explains an agent without a blocklist', async () => {
-    fakeApi({ ListBlocks: { status: 400, body: { status: 'FAILED_PRECONDITION', message: 'blocking needs the eBPF data plane' } } });
+    fakeApi({
+      ListBlocks: {
+        status: 400,
+        body: { status: 'FAILED_PRECONDITION', message: 'blocking needs the eBPF data plane' },
+      },
+    });
     renderWithProviders(<BlocksPage />);
-    expect(await screen.findByTestId('error-state')).toHaveTextContent('FAILED_PRECONDITION: blocking needs the eBPF data plane');
+    expect(await screen.findByTestId('error-state')).toHaveTextContent(
+      'FAILED_PRECONDITION: blocking needs the eBPF data plane',
+    );
   });
 });

@@ -7,13 +7,36 @@ import { techniqueName, techniqueUrl } from './mitre';
 import { increaseOver, ratePerSecond, sampleOf, type Sample } from './rates';
 
 const flow = (id: number, src: string, dst: string, dstPort: number, end: string): Flow => ({
-  id: String(id), end, srcAddr: src, srcPort: 40000 + id, dstAddr: dst, dstPort, protocol: 'TCP',
-  fwdPackets: '3', bwdPackets: '2', fwdBytes: '10', bwdBytes: '20', endReason: 'fin', ifindex: 2,
+  id: String(id),
+  end,
+  srcAddr: src,
+  srcPort: 40000 + id,
+  dstAddr: dst,
+  dstPort,
+  protocol: 'TCP',
+  fwdPackets: '3',
+  bwdPackets: '2',
+  fwdBytes: '10',
+  bwdBytes: '20',
+  endReason: 'fin',
+  ifindex: 2,
 });
 const alert = (id: number, src: string, dst: string, time: string): Alert => ({
-  id: String(id), time, srcAddr: src, srcPort: 0, dstAddr: dst, dstPort: 0, protocol: 'TCP',
-  alertClass: 'PortScan', score: 1, severity: 'SEVERITY_WARNING', mitreTechnique: 'T1046',
-  detector: 'rule.port_scan', evidenceJson: '{}', degradedCoverage: false, acknowledged: false,
+  id: String(id),
+  time,
+  srcAddr: src,
+  srcPort: 0,
+  dstAddr: dst,
+  dstPort: 0,
+  protocol: 'TCP',
+  alertClass: 'PortScan',
+  score: 1,
+  severity: 'SEVERITY_WARNING',
+  mitreTechnique: 'T1046',
+  detector: 'rule.port_scan',
+  evidenceJson: '{}',
+  degradedCoverage: false,
+  acknowledged: false,
   feedback: 'FEEDBACK_UNSPECIFIED',
 });
 
@@ -28,7 +51,14 @@ describe('MITRE', () => {
 });
 
 describe('rates from status samples', () => {
-  const s = (t: number, packets: number, alerts: number): Sample => ({ t, packets, flows: 0, alerts, dropped: 0, loss: 0 });
+  const s = (t: number, packets: number, alerts: number): Sample => ({
+    t,
+    packets,
+    flows: 0,
+    alerts,
+    dropped: 0,
+    loss: 0,
+  });
   it('computes per-second rates and ignores counter resets', () => {
     expect(ratePerSecond([s(0, 100, 0), s(2000, 300, 0)], 'packets')).toBe(100);
     expect(ratePerSecond([s(0, 300, 0), s(1000, 5, 0)], 'packets')).toBe(0);
@@ -39,7 +69,16 @@ describe('rates from status samples', () => {
     expect(increaseOver(samples, 'alerts', 60000)).toBe(5);
   });
   it('sums the loss counters of a status', () => {
-    const sample = sampleOf({ counters: { xdp_packets: '5', tc_packets: '7', alerts: '2' }, ringDrops: '1', flowInsertFailures: '2', queueOverflows: '0', flowsEvicted: '3' } as never, 1);
+    const sample = sampleOf(
+      {
+        counters: { xdp_packets: '5', tc_packets: '7', alerts: '2' },
+        ringDrops: '1',
+        flowInsertFailures: '2',
+        queueOverflows: '0',
+        flowsEvicted: '3',
+      } as never,
+      1,
+    );
     expect(sample).toMatchObject({ packets: 12, alerts: 2, loss: 6 });
   });
 });
@@ -63,14 +102,21 @@ describe('forensics aggregation', () => {
     ]);
   });
   it('ranks peers and ports', () => {
-    expect(topPeers(ip, flows)).toEqual([{ key: '10.0.0.1', count: 3 }, { key: '10.0.0.9', count: 1 }]);
+    expect(topPeers(ip, flows)).toEqual([
+      { key: '10.0.0.1', count: 3 },
+      { key: '10.0.0.9', count: 1 },
+    ]);
     expect(topPorts(flows)[0]).toEqual({ key: 'TCP/80', count: 2 });
   });
 });
 
 describe('map aggregation', () => {
   it('aggregates per country pair, private ranges as local', () => {
-    const flows = [flow(1, '10.0.0.2', '8.8.8.8', 53, 'x'), flow(2, '10.0.0.3', '8.8.4.4', 53, 'x'), flow(3, '193.99.144.80', '10.0.0.2', 443, 'x')];
+    const flows = [
+      flow(1, '10.0.0.2', '8.8.8.8', 53, 'x'),
+      flow(2, '10.0.0.3', '8.8.4.4', 53, 'x'),
+      flow(3, '193.99.144.80', '10.0.0.2', 443, 'x'),
+    ];
     const alerts = [alert(1, '193.99.144.80', '10.0.0.2', 'x')];
     const places = placesOf([
       { address: '10.0.0.2', countryCode: '', countryName: 'local', local: true },
@@ -83,7 +129,13 @@ describe('map aggregation', () => {
       { from: 'DE', to: 'local', flows: 1, alerts: 1 },
       { from: 'local', to: 'US', flows: 2, alerts: 0 },
     ]);
-    expect(addressesOf(flows, alerts).sort()).toEqual(['10.0.0.2', '10.0.0.3', '193.99.144.80', '8.8.4.4', '8.8.8.8']);
+    expect(addressesOf(flows, alerts).sort()).toEqual([
+      '10.0.0.2',
+      '10.0.0.3',
+      '193.99.144.80',
+      '8.8.4.4',
+      '8.8.8.8',
+    ]);
   });
 });
 

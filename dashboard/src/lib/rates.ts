@@ -21,8 +21,7 @@ export function sampleOf(s: AgentStatus, t: number): Sample {
     flows: num(c.flows_finished),
     alerts: num(c.alerts),
     dropped: num(c.xdp_dropped),
-    loss:
-      num(s.ringDrops) + num(s.flowInsertFailures) + num(s.queueOverflows) + num(s.flowsEvicted),
+    loss: num(s.ringDrops) + num(s.flowInsertFailures) + num(s.queueOverflows) + num(s.flowsEvicted),
   };
 }
 
@@ -37,11 +36,7 @@ export function ratePerSecond(samples: Sample[], key: keyof Omit<Sample, 't'>): 
 }
 
 /** Increase of `key` over the last `windowMs` (as far back as the samples go). */
-export function increaseOver(
-  samples: Sample[],
-  key: keyof Omit<Sample, 't'>,
-  windowMs: number,
-): number {
+export function increaseOver(samples: Sample[], key: keyof Omit<Sample, 't'>, windowMs: number): number {
   if (samples.length < 2) return 0;
   const last = samples[samples.length - 1];
   const first = samples.find((s) => last.t - s.t <= windowMs) ?? samples[0];

@@ -19,7 +19,16 @@ const SEVERITIES: { value: Severity; label: string }[] = [
 /** True when `text` (lower case) occurs in any visible field of `a`. */
 export function matchesSearch(a: Alert, text: string): boolean {
   if (!text) return true;
-  const hay = [a.id, a.srcAddr, a.dstAddr, a.alertClass, a.mitreTechnique, a.detector, a.protocol, a.evidenceJson]
+  const hay = [
+    a.id,
+    a.srcAddr,
+    a.dstAddr,
+    a.alertClass,
+    a.mitreTechnique,
+    a.detector,
+    a.protocol,
+    a.evidenceJson,
+  ]
     .join(' ')
     .toLowerCase();
   return hay.includes(text.toLowerCase());
@@ -38,7 +47,10 @@ export function AlertsPage() {
   const [selected, setSelected] = useState<Alert>();
   const [tick, setTick] = useState(0);
 
-  const request = useMemo(() => ({ address, alertClass, minSeverity, pageSize: 200 }), [address, alertClass, minSeverity]);
+  const request = useMemo(
+    () => ({ address, alertClass, minSeverity, pageSize: 200 }),
+    [address, alertClass, minSeverity],
+  );
   useEffect(() => {
     let cancelled = false;
     const timer = setTimeout(() => {
@@ -80,18 +92,44 @@ export function AlertsPage() {
   return (
     <Stack data-testid="alerts-page">
       <Group align="end" wrap="wrap">
-        <TextInput label="Address" placeholder="source or destination" value={address} onChange={(e) => setAddress(e.currentTarget.value.trim())} />
-        <TextInput label="Class" placeholder="e.g. PortScan" value={alertClass} onChange={(e) => setAlertClass(e.currentTarget.value.trim())} />
-        <Select label="Severity" data={SEVERITIES} value={minSeverity} onChange={(v) => setMinSeverity((v as Severity) ?? 'SEVERITY_UNSPECIFIED')} allowDeselect={false} />
-        <TextInput label="Search" placeholder="in the loaded alerts" value={search} onChange={(e) => setSearch(e.currentTarget.value)} data-testid="alert-search" />
+        <TextInput
+          label="Address"
+          placeholder="source or destination"
+          value={address}
+          onChange={(e) => setAddress(e.currentTarget.value.trim())}
+        />
+        <TextInput
+          label="Class"
+          placeholder="e.g. PortScan"
+          value={alertClass}
+          onChange={(e) => setAlertClass(e.currentTarget.value.trim())}
+        />
+        <Select
+          label="Severity"
+          data={SEVERITIES}
+          value={minSeverity}
+          onChange={(v) => setMinSeverity((v as Severity) ?? 'SEVERITY_UNSPECIFIED')}
+          allowDeselect={false}
+        />
+        <TextInput
+          label="Search"
+          placeholder="in the loaded alerts"
+          value={search}
+          onChange={(e) => setSearch(e.currentTarget.value)}
+          data-testid="alert-search"
+        />
       </Group>
       {error !== undefined && <ErrorState error={error} what="Listing alerts" />}
       <Paper withBorder p="sm">
         {loading ? (
           <Loading what="alerts" />
         ) : shown.length === 0 ? (
-          <EmptyState title={alerts.length === 0 ? 'No alert matches these filters' : 'Nothing matches the search'}>
-            {alerts.length === 0 ? 'The detectors have raised nothing that fits. Clear the filters to see every alert.' : `${alerts.length} alerts are loaded; none contains “${search}”.`}
+          <EmptyState
+            title={alerts.length === 0 ? 'No alert matches these filters' : 'Nothing matches the search'}
+          >
+            {alerts.length === 0
+              ? 'The detectors have raised nothing that fits. Clear the filters to see every alert.'
+              : `${alerts.length} alerts are loaded; none contains “${search}”.`}
           </EmptyState>
         ) : (
           <Table highlightOnHover fz="sm" data-testid="alerts-table">
@@ -107,10 +145,17 @@ export function AlertsPage() {
             </Table.Thead>
             <Table.Tbody>
               {shown.map((a) => (
-                <Table.Tr key={a.id} onClick={() => setSelected(a)} style={{ cursor: 'pointer' }} data-testid="alert-row">
+                <Table.Tr
+                  key={a.id}
+                  onClick={() => setSelected(a)}
+                  style={{ cursor: 'pointer' }}
+                  data-testid="alert-row"
+                >
                   <Table.Td>{dateTime(a.time)}</Table.Td>
                   <Table.Td>
-                    <Badge color={severityColor(a.severity)} variant="light">{severityLabel(a.severity)}</Badge>
+                    <Badge color={severityColor(a.severity)} variant="light">
+                      {severityLabel(a.severity)}
+                    </Badge>
                   </Table.Td>
                   <Table.Td>{a.alertClass}</Table.Td>
                   <Table.Td>
@@ -118,9 +163,23 @@ export function AlertsPage() {
                   </Table.Td>
                   <Table.Td>{a.mitreTechnique}</Table.Td>
                   <Table.Td>
-                    {a.acknowledged ? <Badge variant="outline">ack</Badge> : <Badge color="orange" variant="outline">new</Badge>}
-                    {a.feedback === 'FEEDBACK_TRUE_POSITIVE' && <Badge ml={4} color="red" variant="outline">TP</Badge>}
-                    {a.feedback === 'FEEDBACK_FALSE_POSITIVE' && <Badge ml={4} color="teal" variant="outline">FP</Badge>}
+                    {a.acknowledged ? (
+                      <Badge variant="outline">ack</Badge>
+                    ) : (
+                      <Badge color="orange" variant="outline">
+                        new
+                      </Badge>
+                    )}
+                    {a.feedback === 'FEEDBACK_TRUE_POSITIVE' && (
+                      <Badge ml={4} color="red" variant="outline">
+                        TP
+                      </Badge>
+                    )}
+                    {a.feedback === 'FEEDBACK_FALSE_POSITIVE' && (
+                      <Badge ml={4} color="teal" variant="outline">
+                        FP
+                      </Badge>
+                    )}
                   </Table.Td>
                 </Table.Tr>
               ))}
@@ -129,12 +188,22 @@ export function AlertsPage() {
         )}
         {next && (
           <Group justify="center" mt="sm">
-            <Button variant="default" size="xs" onClick={more}>Load older alerts</Button>
+            <Button variant="default" size="xs" onClick={more}>
+              Load older alerts
+            </Button>
           </Group>
         )}
-        <Text size="xs" c="dimmed" mt="xs">{shown.length} shown · refreshed every 5 s</Text>
+        <Text size="xs" c="dimmed" mt="xs">
+          {shown.length} shown · refreshed every 5 s
+        </Text>
       </Paper>
-      <Drawer opened={selected !== undefined} onClose={() => setSelected(undefined)} position="right" size="lg" title="Alert">
+      <Drawer
+        opened={selected !== undefined}
+        onClose={() => setSelected(undefined)}
+        position="right"
+        size="lg"
+        title="Alert"
+      >
         {selected && <AlertDetail alert={selected} onChange={update} />}
       </Drawer>
     </Stack>

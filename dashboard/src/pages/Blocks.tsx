@@ -37,7 +37,11 @@ export function BlocksPage() {
   const list = blocks.data.blocks ?? [];
   return (
     <Stack data-testid="blocks-page">
-      {error && <Text c="red" data-testid="action-error">{error}</Text>}
+      {error && (
+        <Text c="red" data-testid="action-error">
+          {error}
+        </Text>
+      )}
       <Paper withBorder p="sm">
         {list.length === 0 ? (
           <EmptyState title="Nothing is blocked">
@@ -65,7 +69,12 @@ export function BlocksPage() {
                       <Link to={`/forensics/${b.prefix.split('/')[0]}`}>{b.prefix}</Link>
                     </Table.Td>
                     <Table.Td>
-                      {b.reason} {b.automatic && <Badge size="xs" variant="light">auto</Badge>}
+                      {b.reason}{' '}
+                      {b.automatic && (
+                        <Badge size="xs" variant="light">
+                          auto
+                        </Badge>
+                      )}
                     </Table.Td>
                     <Table.Td>{dateTime(b.created)}</Table.Td>
                     <Table.Td data-testid="ttl">{left === null ? 'never' : duration(left)}</Table.Td>
@@ -73,7 +82,9 @@ export function BlocksPage() {
                       {compact(num(b.packets))} pkts · {bytes(num(b.bytes))}
                     </Table.Td>
                     <Table.Td>
-                      <Badge color={b.enforced ? 'green' : 'red'} variant="light">{b.enforced ? 'enforced' : 'missing'}</Badge>
+                      <Badge color={b.enforced ? 'green' : 'red'} variant="light">
+                        {b.enforced ? 'enforced' : 'missing'}
+                      </Badge>
                     </Table.Td>
                     <Table.Td>
                       <Button size="xs" variant="outline" color="red" onClick={() => unblock(b.prefix)}>

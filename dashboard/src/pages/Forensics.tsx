@@ -1,11 +1,40 @@
 // Forensics: one address: reputation, timeline of its flows and alerts, top peers and ports,
 // block (with a TTL) and unblock.
-import { Badge, Button, Grid, Group, Paper, ScrollArea, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import {
+  Badge,
+  Button,
+  Grid,
+  Group,
+  Paper,
+  ScrollArea,
+  Select,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import { useEffect, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
-import { Bar, CartesianGrid, ComposedChart, Legend, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import {
+  Bar,
+  CartesianGrid,
+  ComposedChart,
+  Legend,
+  Line,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from 'recharts';
 import { ApiError, call, describeError } from '../api/client';
-import type { BlockEntry, IpInfo, ListAlertsResponse, ListBlocksResponse, ListFlowsResponse } from '../api/types';
+import type {
+  BlockEntry,
+  IpInfo,
+  ListAlertsResponse,
+  ListBlocksResponse,
+  ListFlowsResponse,
+} from '../api/types';
 import { Kpi } from '../components/Kpi';
 import { EmptyState, ErrorState, Loading } from '../components/States';
 import { clock, dateTime } from '../lib/format';
@@ -41,16 +70,31 @@ async function load(ip: string): Promise<Data> {
     infoError: info.status === 'rejected' ? info.reason : undefined,
     flows: flows.value.flows ?? [],
     alerts: alerts.value.alerts ?? [],
-    block: blocks.status === 'fulfilled' ? (blocks.value.blocks ?? []).find((b) => exact.includes(b.prefix)) : undefined,
+    block:
+      blocks.status === 'fulfilled'
+        ? (blocks.value.blocks ?? []).find((b) => exact.includes(b.prefix))
+        : undefined,
   };
 }
 
 function Reputation({ data }: { data: Data }) {
   if (data.info) {
-    const color = data.info.verdict === 'malicious' ? 'red' : data.info.verdict === 'suspicious' ? 'orange' : 'green';
-    return <Kpi label="Reputation" value={data.info.score.toFixed(1)} hint={data.info.verdict} color={color} testId="reputation" />;
+    const color =
+      data.info.verdict === 'malicious' ? 'red' : data.info.verdict === 'suspicious' ? 'orange' : 'green';
+    return (
+      <Kpi
+        label="Reputation"
+        value={data.info.score.toFixed(1)}
+        hint={data.info.verdict}
+        color={color}
+        testId="reputation"
+      />
+    );
   }
-  const why = data.infoError instanceof ApiError && data.infoError.unimplemented ? 'not available in this agent' : describeError(data.infoError);
+  const why =
+    data.infoError instanceof ApiError && data.infoError.unimplemented
+      ? 'not available in this agent'
+      : describeError(data.infoError);
   return <Kpi label="Reputation" value="–" hint={why} testId="reputation" />;
 }
 
@@ -91,9 +135,20 @@ export function ForensicsPage() {
   };
 
   const search = (
-    <form onSubmit={(e) => { e.preventDefault(); if (input.trim()) navigate(`/forensics/${input.trim()}`); }}>
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (input.trim()) navigate(`/forensics/${input.trim()}`);
+      }}
+    >
       <Group align="end">
-        <TextInput label="Address" placeholder="10.0.0.5 or 2001:db8::5" value={input} onChange={(e) => setInput(e.currentTarget.value)} data-testid="ip-input" />
+        <TextInput
+          label="Address"
+          placeholder="10.0.0.5 or 2001:db8::5"
+          value={input}
+          onChange={(e) => setInput(e.currentTarget.value)}
+          data-testid="ip-input"
+        />
         <Button type="submit">Investigate</Button>
       </Group>
     </form>
@@ -102,15 +157,32 @@ export function ForensicsPage() {
     return (
       <Stack data-testid="forensics-page">
         {search}
-        <EmptyState title="Pick an address">Enter one above, or follow an address link from Live, Alerts or Blocks.</EmptyState>
+        <EmptyState title="Pick an address">
+          Enter one above, or follow an address link from Live, Alerts or Blocks.
+        </EmptyState>
       </Stack>
     );
   }
-  if (error) return <Stack data-testid="forensics-page">{search}<ErrorState error={error} what={`Looking up ${ip}`} /></Stack>;
-  if (!data) return <Stack data-testid="forensics-page">{search}<Loading what={ip} /></Stack>;
+  if (error)
+    return (
+      <Stack data-testid="forensics-page">
+        {search}
+        <ErrorState error={error} what={`Looking up ${ip}`} />
+      </Stack>
+    );
+  if (!data)
+    return (
+      <Stack data-testid="forensics-page">
+        {search}
+        <Loading what={ip} />
+      </Stack>
+    );
 
   const entries = timeline(ip, data.flows, data.alerts);
-  const chart = perMinute(entries).map((r) => ({ ...r, time: clock(new Date(r.minute).toISOString()).slice(0, 5) }));
+  const chart = perMinute(entries).map((r) => ({
+    ...r,
+    time: clock(new Date(r.minute).toISOString()).slice(0, 5),
+  }));
   const peers = topPeers(ip, data.flows);
   const ports = topPorts(data.flows);
   return (
@@ -121,37 +193,83 @@ export function ForensicsPage() {
         <Paper withBorder p="sm">
           {data.block ? (
             <Group>
-              <Badge color="red" data-testid="blocked-badge">blocked: {data.block.reason}</Badge>
-              <Text size="sm">{data.block.expires ? `until ${dateTime(data.block.expires)}` : 'until unblocked'}</Text>
-              <Button size="xs" variant="outline" onClick={() => change('Unblock', { prefix: data.block!.prefix }, `Unblocked ${ip}.`)} data-testid="unblock-button">
+              <Badge color="red" data-testid="blocked-badge">
+                blocked: {data.block.reason}
+              </Badge>
+              <Text size="sm">
+                {data.block.expires ? `until ${dateTime(data.block.expires)}` : 'until unblocked'}
+              </Text>
+              <Button
+                size="xs"
+                variant="outline"
+                onClick={() => change('Unblock', { prefix: data.block!.prefix }, `Unblocked ${ip}.`)}
+                data-testid="unblock-button"
+              >
                 Unblock
               </Button>
             </Group>
           ) : (
             <Group align="end">
-              <Select label="TTL" data={TTLS} value={ttl} onChange={(v) => setTtl(v ?? '3600')} w={150} allowDeselect={false} />
-              <TextInput label="Reason" placeholder="manual block" value={reason} onChange={(e) => setReason(e.currentTarget.value)} />
-              <Button color="red" onClick={() => change('Block', { prefix: ip, ttlSeconds: Number(ttl), reason: reason || 'blocked from the dashboard' }, `Blocked ${ip}.`)} data-testid="block-button">
+              <Select
+                label="TTL"
+                data={TTLS}
+                value={ttl}
+                onChange={(v) => setTtl(v ?? '3600')}
+                w={150}
+                allowDeselect={false}
+              />
+              <TextInput
+                label="Reason"
+                placeholder="manual block"
+                value={reason}
+                onChange={(e) => setReason(e.currentTarget.value)}
+              />
+              <Button
+                color="red"
+                onClick={() =>
+                  change(
+                    'Block',
+                    { prefix: ip, ttlSeconds: Number(ttl), reason: reason || 'blocked from the dashboard' },
+                    `Blocked ${ip}.`,
+                  )
+                }
+                data-testid="block-button"
+              >
                 Block
               </Button>
             </Group>
           )}
-          {message && <Text size="sm" mt="xs" data-testid="action-message">{message}</Text>}
+          {message && (
+            <Text size="sm" mt="xs" data-testid="action-message">
+              {message}
+            </Text>
+          )}
         </Paper>
       </Group>
       <Group grow>
         <Reputation data={data} />
         <Kpi label="Alerts" value={String(data.info ? data.info.alertCount : data.alerts.length)} />
-        <Kpi label="Flows (stored)" value={String(data.flows.length)} hint={data.flows.length >= 500 ? 'the newest 500' : undefined} />
-        <Kpi label="Last seen" value={entries.length ? clock(new Date(entries[0].time).toISOString()) : '–'} />
+        <Kpi
+          label="Flows (stored)"
+          value={String(data.flows.length)}
+          hint={data.flows.length >= 500 ? 'the newest 500' : undefined}
+        />
+        <Kpi
+          label="Last seen"
+          value={entries.length ? clock(new Date(entries[0].time).toISOString()) : '–'}
+        />
       </Group>
       {entries.length === 0 ? (
-        <EmptyState title={`Nothing recorded for ${ip}`}>No stored flow or alert names this address (the flow history is bounded).</EmptyState>
+        <EmptyState title={`Nothing recorded for ${ip}`}>
+          No stored flow or alert names this address (the flow history is bounded).
+        </EmptyState>
       ) : (
         <Grid>
           <Grid.Col span={{ base: 12, lg: 8 }}>
             <Paper withBorder p="sm">
-              <Text fw={600} size="sm">Timeline</Text>
+              <Text fw={600} size="sm">
+                Timeline
+              </Text>
               <ResponsiveContainer width="100%" height={200}>
                 <ComposedChart data={chart}>
                   <CartesianGrid strokeDasharray="3 3" opacity={0.2} />
@@ -164,29 +282,37 @@ export function ForensicsPage() {
                 </ComposedChart>
               </ResponsiveContainer>
               <ScrollArea h={420} type="auto">
-              <Table fz="xs" data-testid="timeline">
-                <Table.Tbody>
-                  {entries.slice(0, 100).map((e) => (
-                    <Table.Tr key={e.id}>
-                      <Table.Td>{dateTime(new Date(e.time).toISOString())}</Table.Td>
-                      <Table.Td><Badge size="xs" color={e.kind === 'alert' ? 'red' : 'blue'} variant="light">{e.kind}</Badge></Table.Td>
-                      <Table.Td>{e.text}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
+                <Table fz="xs" data-testid="timeline">
+                  <Table.Tbody>
+                    {entries.slice(0, 100).map((e) => (
+                      <Table.Tr key={e.id}>
+                        <Table.Td>{dateTime(new Date(e.time).toISOString())}</Table.Td>
+                        <Table.Td>
+                          <Badge size="xs" color={e.kind === 'alert' ? 'red' : 'blue'} variant="light">
+                            {e.kind}
+                          </Badge>
+                        </Table.Td>
+                        <Table.Td>{e.text}</Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
               </ScrollArea>
             </Paper>
           </Grid.Col>
           <Grid.Col span={{ base: 12, lg: 4 }}>
             <Stack>
               <Paper withBorder p="sm">
-                <Text fw={600} size="sm">Top peers</Text>
+                <Text fw={600} size="sm">
+                  Top peers
+                </Text>
                 <Table fz="sm">
                   <Table.Tbody>
                     {peers.map((p) => (
                       <Table.Tr key={p.key}>
-                        <Table.Td><Link to={`/forensics/${p.key}`}>{p.key}</Link></Table.Td>
+                        <Table.Td>
+                          <Link to={`/forensics/${p.key}`}>{p.key}</Link>
+                        </Table.Td>
                         <Table.Td>{p.count} flows</Table.Td>
                       </Table.Tr>
                     ))}
@@ -194,7 +320,9 @@ export function ForensicsPage() {
                 </Table>
               </Paper>
               <Paper withBorder p="sm">
-                <Text fw={600} size="sm">Top ports</Text>
+                <Text fw={600} size="sm">
+                  Top ports
+                </Text>
                 <Table fz="sm">
                   <Table.Tbody>
                     {ports.map((p) => (

@@ -28,7 +28,10 @@ const HISTORY = 180; // samples kept (one per second)
 const CLASS_COLORS = ['#fa5252', '#fd7e14', '#fab005', '#40c057', '#228be6', '#be4bdb', '#868e96'];
 
 /** Alerts per class per minute, for the stacked bar chart. */
-export function alertBuckets(alerts: Alert[]): { rows: Record<string, number | string>[]; classes: string[] } {
+export function alertBuckets(alerts: Alert[]): {
+  rows: Record<string, number | string>[];
+  classes: string[];
+} {
   const classes = [...new Set(alerts.map((a) => a.alertClass || 'unknown'))].sort();
   const byMinute = new Map<number, Record<string, number | string>>();
   for (const a of alerts) {
@@ -48,15 +51,40 @@ function StatusPanels({ status, samples }: { status: AgentStatus; samples: Sampl
   const loss = last?.loss ?? 0;
   return (
     <SimpleGrid cols={{ base: 2, sm: 3, lg: 5 }}>
-      <Kpi label="Packets/s" value={compact(ratePerSecond(samples, 'packets'))} hint={`${compact(last?.packets ?? 0)} seen`} testId="kpi-packets" />
-      <Kpi label="Flows/s" value={compact(ratePerSecond(samples, 'flows'))} hint={`${compact(num(status.storedFlows))} stored`} testId="kpi-flows" />
-      <Kpi label="Alerts/min" value={compact(increaseOver(samples, 'alerts', 60000))} hint={`${compact(last?.alerts ?? 0)} since start`} color={increaseOver(samples, 'alerts', 60000) > 0 ? 'orange' : undefined} testId="kpi-alerts" />
-      <Kpi label="Blocked packets" value={compact(last?.dropped ?? 0)} hint={`${compact(ratePerSecond(samples, 'dropped'))}/s · ${num(status.activeBlocks)} blocks`} testId="kpi-blocked" />
+      <Kpi
+        label="Packets/s"
+        value={compact(ratePerSecond(samples, 'packets'))}
+        hint={`${compact(last?.packets ?? 0)} seen`}
+        testId="kpi-packets"
+      />
+      <Kpi
+        label="Flows/s"
+        value={compact(ratePerSecond(samples, 'flows'))}
+        hint={`${compact(num(status.storedFlows))} stored`}
+        testId="kpi-flows"
+      />
+      <Kpi
+        label="Alerts/min"
+        value={compact(increaseOver(samples, 'alerts', 60000))}
+        hint={`${compact(last?.alerts ?? 0)} since start`}
+        color={increaseOver(samples, 'alerts', 60000) > 0 ? 'orange' : undefined}
+        testId="kpi-alerts"
+      />
+      <Kpi
+        label="Blocked packets"
+        value={compact(last?.dropped ?? 0)}
+        hint={`${compact(ratePerSecond(samples, 'dropped'))}/s · ${num(status.activeBlocks)} blocks`}
+        testId="kpi-blocked"
+      />
       <Kpi
         label="Loss"
         value={compact(loss)}
         color={status.coverageDegraded ? 'orange' : loss > 0 ? 'yellow' : 'green'}
-        hint={status.coverageDegraded ? 'coverage degraded (loss in the last minute)' : 'ring drops, map full, evictions'}
+        hint={
+          status.coverageDegraded
+            ? 'coverage degraded (loss in the last minute)'
+            : 'ring drops, map full, evictions'
+        }
         testId="kpi-loss"
       />
     </SimpleGrid>
@@ -107,9 +135,13 @@ export function LivePage() {
       <Grid>
         <Grid.Col span={{ base: 12, lg: 7 }}>
           <Paper withBorder p="sm" h={280}>
-            <Text fw={600} size="sm">Traffic</Text>
+            <Text fw={600} size="sm">
+              Traffic
+            </Text>
             {traffic.length < 2 ? (
-              <EmptyState title="Collecting samples">The chart fills in as the agent reports once a second.</EmptyState>
+              <EmptyState title="Collecting samples">
+                The chart fills in as the agent reports once a second.
+              </EmptyState>
             ) : (
               <ResponsiveContainer width="100%" height={240}>
                 <LineChart data={traffic}>
@@ -119,8 +151,20 @@ export function LivePage() {
                   <YAxis yAxisId="f" orientation="right" fontSize={11} />
                   <Tooltip />
                   <Legend />
-                  <Line yAxisId="p" dataKey="packets/s" stroke="#228be6" dot={false} isAnimationActive={false} />
-                  <Line yAxisId="f" dataKey="flows/s" stroke="#40c057" dot={false} isAnimationActive={false} />
+                  <Line
+                    yAxisId="p"
+                    dataKey="packets/s"
+                    stroke="#228be6"
+                    dot={false}
+                    isAnimationActive={false}
+                  />
+                  <Line
+                    yAxisId="f"
+                    dataKey="flows/s"
+                    stroke="#40c057"
+                    dot={false}
+                    isAnimationActive={false}
+                  />
                 </LineChart>
               </ResponsiveContainer>
             )}
@@ -128,9 +172,13 @@ export function LivePage() {
         </Grid.Col>
         <Grid.Col span={{ base: 12, lg: 5 }}>
           <Paper withBorder p="sm" h={280}>
-            <Text fw={600} size="sm">Alerts by class per minute (30 min)</Text>
+            <Text fw={600} size="sm">
+              Alerts by class per minute (30 min)
+            </Text>
             {buckets.rows.length === 0 ? (
-              <EmptyState title="No alerts in the last 30 minutes">Alerts appear here as the detectors raise them.</EmptyState>
+              <EmptyState title="No alerts in the last 30 minutes">
+                Alerts appear here as the detectors raise them.
+              </EmptyState>
             ) : (
               <ResponsiveContainer width="100%" height={240}>
                 <BarChart data={buckets.rows}>
@@ -140,7 +188,13 @@ export function LivePage() {
                   <Tooltip />
                   <Legend />
                   {buckets.classes.map((c, i) => (
-                    <Bar key={c} dataKey={c} stackId="a" fill={CLASS_COLORS[i % CLASS_COLORS.length]} isAnimationActive={false} />
+                    <Bar
+                      key={c}
+                      dataKey={c}
+                      stackId="a"
+                      fill={CLASS_COLORS[i % CLASS_COLORS.length]}
+                      isAnimationActive={false}
+                    />
                   ))}
                 </BarChart>
               </ResponsiveContainer>
@@ -154,7 +208,9 @@ export function LivePage() {
               <StreamBadge state={alerts.state} detail={alerts.detail} />
             </Group>
             {recentAlerts.length === 0 ? (
-              <EmptyState title="No alert in the last 30 minutes">New alerts are pushed here the moment they are stored.</EmptyState>
+              <EmptyState title="No alert in the last 30 minutes">
+                New alerts are pushed here the moment they are stored.
+              </EmptyState>
             ) : (
               <Table fz="sm" data-testid="live-alerts">
                 <Table.Tbody>
@@ -162,7 +218,9 @@ export function LivePage() {
                     <Table.Tr key={a.id} data-testid="live-alert">
                       <Table.Td>{clock(a.time)}</Table.Td>
                       <Table.Td>
-                        <Badge color={severityColor(a.severity)} variant="light">{severityLabel(a.severity)}</Badge>
+                        <Badge color={severityColor(a.severity)} variant="light">
+                          {severityLabel(a.severity)}
+                        </Badge>
                       </Table.Td>
                       <Table.Td>{a.alertClass}</Table.Td>
                       <Table.Td>
@@ -183,35 +241,37 @@ export function LivePage() {
               <StreamBadge state={flows.state} detail={flows.detail} />
             </Group>
             {flows.items.length === 0 ? (
-              <EmptyState title="No flow finished since this page opened">Flows show up when they end (FIN, RST or timeout).</EmptyState>
+              <EmptyState title="No flow finished since this page opened">
+                Flows show up when they end (FIN, RST or timeout).
+              </EmptyState>
             ) : (
               <ScrollArea h={360} type="auto">
-              <Table fz="xs" data-testid="live-flows" stickyHeader>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>End</Table.Th>
-                    <Table.Th>Proto</Table.Th>
-                    <Table.Th>Source</Table.Th>
-                    <Table.Th>Destination</Table.Th>
-                    <Table.Th>Pkts</Table.Th>
-                    <Table.Th>Bytes</Table.Th>
-                    <Table.Th>Reason</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {flows.items.map((f) => (
-                    <Table.Tr key={f.id}>
-                      <Table.Td>{clock(f.end)}</Table.Td>
-                      <Table.Td>{f.protocol}</Table.Td>
-                      <Table.Td>{endpoint(f.srcAddr, f.srcPort)}</Table.Td>
-                      <Table.Td>{endpoint(f.dstAddr, f.dstPort)}</Table.Td>
-                      <Table.Td>{num(f.fwdPackets) + num(f.bwdPackets)}</Table.Td>
-                      <Table.Td>{bytes(num(f.fwdBytes) + num(f.bwdBytes))}</Table.Td>
-                      <Table.Td>{f.endReason}</Table.Td>
+                <Table fz="xs" data-testid="live-flows" stickyHeader>
+                  <Table.Thead>
+                    <Table.Tr>
+                      <Table.Th>End</Table.Th>
+                      <Table.Th>Proto</Table.Th>
+                      <Table.Th>Source</Table.Th>
+                      <Table.Th>Destination</Table.Th>
+                      <Table.Th>Pkts</Table.Th>
+                      <Table.Th>Bytes</Table.Th>
+                      <Table.Th>Reason</Table.Th>
                     </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {flows.items.map((f) => (
+                      <Table.Tr key={f.id}>
+                        <Table.Td>{clock(f.end)}</Table.Td>
+                        <Table.Td>{f.protocol}</Table.Td>
+                        <Table.Td>{endpoint(f.srcAddr, f.srcPort)}</Table.Td>
+                        <Table.Td>{endpoint(f.dstAddr, f.dstPort)}</Table.Td>
+                        <Table.Td>{num(f.fwdPackets) + num(f.bwdPackets)}</Table.Td>
+                        <Table.Td>{bytes(num(f.fwdBytes) + num(f.bwdBytes))}</Table.Td>
+                        <Table.Td>{f.endReason}</Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
               </ScrollArea>
             )}
           </Paper>
@@ -234,7 +294,9 @@ export function LivePage() {
             <Table.Tbody>
               {status.data.interfaces.map((i) => (
                 <Table.Tr key={i.name}>
-                  <Table.Td>{i.name} (#{i.ifindex})</Table.Td>
+                  <Table.Td>
+                    {i.name} (#{i.ifindex})
+                  </Table.Td>
                   <Table.Td>{i.backend}</Table.Td>
                   <Table.Td>{i.xdpMode || '–'}</Table.Td>
                   <Table.Td>{i.tcEgress ? 'yes' : 'no'}</Table.Td>

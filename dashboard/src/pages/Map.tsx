@@ -44,7 +44,10 @@ async function load(): Promise<Loaded> {
   ]);
   const addresses = addressesOf(flows.flows ?? [], alerts.alerts ?? []);
   const looked = await call<{ countries: CountryInfo[]; database: string }>('LookupCountries', { addresses });
-  return { arcs: arcsOf(flows.flows ?? [], alerts.alerts ?? [], placesOf(looked.countries ?? [])), database: looked.database };
+  return {
+    arcs: arcsOf(flows.flows ?? [], alerts.alerts ?? [], placesOf(looked.countries ?? [])),
+    database: looked.database,
+  };
 }
 
 /** The Map page. */
@@ -66,7 +69,9 @@ export function MapPage() {
   }, []);
   const names = useMemo(() => {
     const n = new Map<string, string>();
-    for (const a of data?.arcs ?? []) for (const p of [a.from, a.to]) n.set(p, p === 'local' || p === 'unknown' ? p : countries.getName(p, 'en') ?? p);
+    for (const a of data?.arcs ?? [])
+      for (const p of [a.from, a.to])
+        n.set(p, p === 'local' || p === 'unknown' ? p : (countries.getName(p, 'en') ?? p));
     return n;
   }, [data]);
   if (error && !data) return <ErrorState error={error} what="The map" />;
@@ -76,7 +81,13 @@ export function MapPage() {
   return (
     <Stack data-testid="map-page">
       <Paper withBorder p="xs">
-        <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} width="100%" role="img" aria-label="world map of traffic" data-testid="world-map">
+        <svg
+          viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
+          width="100%"
+          role="img"
+          aria-label="world map of traffic"
+          data-testid="world-map"
+        >
           <path d={path({ type: 'Sphere' }) ?? ''} fill="#1a1b1e" />
           {shapes.features.map((f) => (
             <path key={String(f.id)} d={path(f) ?? ''} fill="#2c2e33" stroke="#5c5f66" strokeWidth={0.4} />
@@ -84,8 +95,15 @@ export function MapPage() {
           {drawable.map((a) => {
             const d = path({ type: 'LineString', coordinates: [position(a.from)!, position(a.to)!] });
             return (
-              <path key={`${a.from}>${a.to}`} d={d ?? ''} fill="none" stroke={a.alerts > 0 ? '#fa5252' : '#4dabf7'}
-                strokeWidth={1 + 4 * ((a.flows + a.alerts) / max)} strokeOpacity={0.8} data-testid="arc">
+              <path
+                key={`${a.from}>${a.to}`}
+                d={d ?? ''}
+                fill="none"
+                stroke={a.alerts > 0 ? '#fa5252' : '#4dabf7'}
+                strokeWidth={1 + 4 * ((a.flows + a.alerts) / max)}
+                strokeOpacity={0.8}
+                data-testid="arc"
+              >
                 <title>{`${names.get(a.from)} → ${names.get(a.to)}: ${a.flows} flows, ${a.alerts} alerts`}</title>
               </path>
             );
@@ -95,20 +113,30 @@ export function MapPage() {
             return (
               <g>
                 <circle cx={x} cy={y} r={6} fill="#40c057" />
-                <text x={x + 10} y={y + 4} fill="#c1c2c5" fontSize={13}>local networks</text>
+                <text x={x + 10} y={y + 4} fill="#c1c2c5" fontSize={13}>
+                  local networks
+                </text>
               </g>
             );
           })()}
         </svg>
         <Group gap="xs" mt="xs">
-          <Badge color="blue" variant="light">flows</Badge>
-          <Badge color="red" variant="light">with alerts</Badge>
-          <Text size="xs" c="dimmed">GeoIP: {data.database || 'no database opened: countries unknown (set geoip.database)'}</Text>
+          <Badge color="blue" variant="light">
+            flows
+          </Badge>
+          <Badge color="red" variant="light">
+            with alerts
+          </Badge>
+          <Text size="xs" c="dimmed">
+            GeoIP: {data.database || 'no database opened: countries unknown (set geoip.database)'}
+          </Text>
         </Group>
       </Paper>
       <Paper withBorder p="sm">
         {data.arcs.length === 0 ? (
-          <EmptyState title="No traffic stored yet">Arcs appear once flows finish. Private addresses are shown as local networks.</EmptyState>
+          <EmptyState title="No traffic stored yet">
+            Arcs appear once flows finish. Private addresses are shown as local networks.
+          </EmptyState>
         ) : (
           <Table fz="sm" data-testid="country-pairs">
             <Table.Thead>
@@ -131,7 +159,9 @@ export function MapPage() {
             </Table.Tbody>
           </Table>
         )}
-        <Text size="xs" c="dimmed" mt="xs">The newest 1000 stored flows and 500 alerts; refreshed every 15 s.</Text>
+        <Text size="xs" c="dimmed" mt="xs">
+          The newest 1000 stored flows and 500 alerts; refreshed every 15 s.
+        </Text>
       </Paper>
     </Stack>
   );

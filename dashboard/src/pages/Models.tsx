@@ -21,14 +21,20 @@ export function confusionRows(m: ModelInfo): { label: string; cells: { n: number
 
 function Confusion({ model }: { model: ModelInfo }) {
   if (model.labels.length === 0 || model.confusion.length !== model.labels.length ** 2) {
-    return <Text c="dimmed" size="sm">The bundle carries no confusion matrix.</Text>;
+    return (
+      <Text c="dimmed" size="sm">
+        The bundle carries no confusion matrix.
+      </Text>
+    );
   }
   return (
     <Table fz="xs" withTableBorder data-testid="confusion">
       <Table.Thead>
         <Table.Tr>
           <Table.Th>true \ predicted</Table.Th>
-          {model.labels.map((l) => <Table.Th key={l}>{l}</Table.Th>)}
+          {model.labels.map((l) => (
+            <Table.Th key={l}>{l}</Table.Th>
+          ))}
         </Table.Tr>
       </Table.Thead>
       <Table.Tbody>
@@ -36,7 +42,10 @@ function Confusion({ model }: { model: ModelInfo }) {
           <Table.Tr key={r.label}>
             <Table.Th>{r.label}</Table.Th>
             {r.cells.map((c, j) => (
-              <Table.Td key={j} style={{ background: `rgba(${i === j ? '64,192,87' : '250,82,82'},${c.share * 0.8})` }}>
+              <Table.Td
+                key={j}
+                style={{ background: `rgba(${i === j ? '64,192,87' : '250,82,82'},${c.share * 0.8})` }}
+              >
                 {c.n}
               </Table.Td>
             ))}
@@ -67,8 +76,14 @@ export function ModelsPage() {
   };
   const reloadButton = (
     <Group>
-      <Button size="xs" onClick={reload} loading={busy} data-testid="reload-model">Reload bundle</Button>
-      {message && <Text size="sm" data-testid="reload-message">{message}</Text>}
+      <Button size="xs" onClick={reload} loading={busy} data-testid="reload-model">
+        Reload bundle
+      </Button>
+      {message && (
+        <Text size="sm" data-testid="reload-message">
+          {message}
+        </Text>
+      )}
     </Group>
   );
   if (!model.data && model.error) {
@@ -86,9 +101,14 @@ export function ModelsPage() {
         <Paper withBorder p="md" data-testid="no-model">
           <Title order={4}>No model bundle loaded</Title>
           <Text c="dimmed" size="sm">
-            The agent detects with its rules only. Train a bundle and point the configuration at it, then reload.
+            The agent detects with its rules only. Train a bundle and point the configuration at it, then
+            reload.
           </Text>
-          {m.error && <Text c="red" size="sm" mt="xs">Last load failed: {m.error}</Text>}
+          {m.error && (
+            <Text c="red" size="sm" mt="xs">
+              Last load failed: {m.error}
+            </Text>
+          )}
         </Paper>
         {reloadButton}
       </Stack>
@@ -99,7 +119,9 @@ export function ModelsPage() {
     <Stack data-testid="models-page">
       <Group justify="space-between">
         <div>
-          <Title order={3} data-testid="model-name">{m.name}</Title>
+          <Title order={3} data-testid="model-name">
+            {m.name}
+          </Title>
           <Text size="sm" c="dimmed">
             {m.path} · features {m.featureMode} ({m.features.length}) · loaded {dateTime(m.loadedAt)}
           </Text>
@@ -135,7 +157,9 @@ export function ModelsPage() {
                 <Table.Td>{c.precision.toFixed(3)}</Table.Td>
                 <Table.Td>{c.recall.toFixed(3)}</Table.Td>
                 <Table.Td>
-                  <Badge color={c.f1 >= 0.9 ? 'green' : c.f1 >= 0.7 ? 'yellow' : 'red'} variant="light">{c.f1.toFixed(3)}</Badge>
+                  <Badge color={c.f1 >= 0.9 ? 'green' : c.f1 >= 0.7 ? 'yellow' : 'red'} variant="light">
+                    {c.f1.toFixed(3)}
+                  </Badge>
                 </Table.Td>
                 <Table.Td>{c.support}</Table.Td>
               </Table.Tr>
@@ -151,7 +175,9 @@ export function ModelsPage() {
         <Paper withBorder p="sm">
           <Title order={5}>Feature importances (top {top.length})</Title>
           {top.length === 0 ? (
-            <Text c="dimmed" size="sm">The bundle carries no importances.</Text>
+            <Text c="dimmed" size="sm">
+              The bundle carries no importances.
+            </Text>
           ) : (
             <ResponsiveContainer width="100%" height={24 * top.length + 40}>
               <BarChart data={top} layout="vertical" margin={{ left: 160 }}>

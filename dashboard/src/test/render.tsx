@@ -9,7 +9,9 @@ import { vi } from 'vitest';
 export function renderWithProviders(ui: ReactElement, path = '/') {
   return render(
     <MantineProvider>
-      <MemoryRouter initialEntries={[path]} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>{ui}</MemoryRouter>
+      <MemoryRouter initialEntries={[path]} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+        {ui}
+      </MemoryRouter>
     </MantineProvider>,
   );
 }
@@ -34,7 +36,7 @@ export function fakeApi(
     const reply =
       typeof entry === 'function'
         ? entry(body, (init?.headers ?? {}) as Record<string, string>)
-        : entry ?? { status: 501, body: { status: 'UNIMPLEMENTED', message: `${method} not faked` } };
+        : (entry ?? { status: 501, body: { status: 'UNIMPLEMENTED', message: `${method} not faked` } });
     return new Response(JSON.stringify(reply.body), { status: reply.status ?? 200 });
   });
   vi.stubGlobal('fetch', mock);
