@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client.h"
 #include "output.h"
@@ -52,6 +53,8 @@ int RunUnblock(Client& client, Format format, const std::string& prefix);
 int RunBlocks(Client& client, Format format);
 /// Acknowledges alert `id`, records `feedback` when given, prints the alert.
 int RunAck(Client& client, Format format, int64_t id, std::optional<v1::Feedback> feedback);
+/// The country of each address from the agent's GeoIP database (countries.cpp).
+int RunCountries(Client& client, Format format, const std::vector<std::string>& addresses);
 
 }  // namespace netguard::ctl
 

@@ -130,6 +130,11 @@ int main(int argc, char** argv) {
   ack->add_option("--feedback", feedback, "tp (true positive), fp (false positive) or none")
       ->check(CLI::IsMember({"tp", "fp", "none"}));
 
+  std::vector<std::string> country_addresses;
+  CLI::App* countries =
+      app.add_subcommand("countries", "Country of each address (the agent's GeoIP database)");
+  countries->add_option("ADDRESS", country_addresses, "IPv4 or IPv6 addresses")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -153,6 +158,7 @@ int main(int argc, char** argv) {
     if (*block) return RunBlock(client, format, block_prefix, ttl_seconds, reason);
     if (*unblock) return RunUnblock(client, format, unblock_prefix);
     if (*blocks) return RunBlocks(client, format);
+    if (*countries) return netguard::ctl::RunCountries(client, format, country_addresses);
     if (*ack) {
       std::optional<netguard::v1::Feedback> verdict;
       if (feedback == "tp") verdict = netguard::v1::FEEDBACK_TRUE_POSITIVE;

@@ -314,6 +314,26 @@ TEST_F(HttpApiTest, StreamsBeyondTheLimitAreRefusedAndStopEndsOpenOnes) {
   close(fd);
 }
 
+TEST_F(HttpApiTest, CountriesAreTheSameServiceOverHttpAndNgctl) {
+  Start();
+  httplib::Result r = client_->Get("/api/v1/LookupCountries?addresses=10.1.2.3&addresses=ff02::1");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json countries = json::parse(r->body)["countries"];
+  ASSERT_EQ(countries.size(), 2u) << r->body;
+  EXPECT_EQ(countries[0]["address"], "10.1.2.3");
+  EXPECT_EQ(countries[0]["local"], true);
+  EXPECT_EQ(countries[1]["local"], true);
+
+  const CommandResult ctl = RunNgctl(
+      {"--socket", harness_.socket_path(), "-o", "json", "countries", "10.1.2.3", "ff02::1"});
+  ASSERT_EQ(ctl.exit_code, 0) << ctl.err;
+  const std::vector<std::string> lines = Lines(ctl.out);
+  ASSERT_EQ(lines.size(), 2u) << ctl.out;
+  EXPECT_EQ(json::parse(lines[0]), countries[0]);
+  EXPECT_EQ(RunNgctl({"--socket", harness_.socket_path(), "countries", "not-an-ip"}).exit_code, 1);
+}
+
 TEST(HttpApiStartTest, NonLoopbackWithoutTlsOrTokenIsRefused) {
   ApiHarness harness;
   EXPECT_THROW(

@@ -3,12 +3,15 @@ import { Alert as Callout, Center, Loader, Stack, Text } from '@mantine/core';
 import type { ReactNode } from 'react';
 import { ApiError, describeError } from '../api/client';
 
-/** A call failed: says why, and what to do when it is the token or a missing feature. */
-export function ErrorState({ error, what }: { error: unknown; what: string }) {
+/**
+ * A call failed: says why, and what to do when it is the token or a missing feature. `hint`
+ * explains what still works when the agent does not implement the call.
+ */
+export function ErrorState({ error, what, hint }: { error: unknown; what: string; hint?: string }) {
   if (error instanceof ApiError && error.unimplemented) {
     return (
       <Callout color="gray" title={`${what}: not available`} data-testid="not-available">
-        This agent does not implement this yet ({error.message}).
+        This agent does not implement it yet{error.message ? ` (${error.message})` : ''}. {hint}
       </Callout>
     );
   }

@@ -89,7 +89,11 @@ export function ModelsPage() {
   if (!model.data && model.error) {
     return (
       <Stack data-testid="models-page">
-        <ErrorState error={model.error} what="Model information" />
+        <ErrorState
+          error={model.error}
+          what="Model information"
+          hint="Detection runs on the behavioural rules; this page fills in once the agent serves its model bundle."
+        />
       </Stack>
     );
   }
