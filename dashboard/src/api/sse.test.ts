@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { parseSse } from './sse';
+import { describe, expect, it, vi } from 'vitest';
+import { openStream, parseSse } from './sse';
 
 describe('parseSse', () => {
   it('splits complete events and keeps the unfinished rest', () => {
@@ -17,5 +17,46 @@ describe('parseSse', () => {
 
   it('drops comments and events without data', () => {
     expect(parseSse(': ping\n\nretry: 10\n\nid: 3\n\n').events).toEqual([]);
+  });
+});
+
+describe('openStream', () => {
+  it('reconnects with Last-Event-ID and the token, and delivers every message once', async () => {
+    sessionStorage.setItem('netguard.token', 'tok');
+    const seen: Record<string, string>[] = [];
+    const bodies = ['retry: 2000\n\nid: 5\ndata: {"id":"5"}\n\n', 'id: 6\ndata: {"id":"6"}\n\n: ping\n\n'];
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (_url: string, init: RequestInit) => {
+        seen.push(init.headers as Record<string, string>);
+        const text = bodies.shift() ?? '';
+        return new Response(text, { status: 200 });
+      }),
+    );
+    const got: string[] = [];
+    const states: string[] = [];
+    const stream = openStream<{ id: string }>('StreamAlerts', {
+      onMessage: (m, id) => got.push(`${m.id}/${id}`),
+      onState: (s) => states.push(s),
+      retryMs: 5,
+    });
+    await vi.waitFor(() => expect(got).toEqual(['5/5', '6/6']));
+    stream.close();
+    expect(seen[0]['Last-Event-ID']).toBeUndefined();
+    expect(seen[0].Authorization).toBe('Bearer tok');
+    expect(seen[1]['Last-Event-ID']).toBe('5');
+    expect(states).toContain('reconnecting');
+  });
+
+  it('gives up with the reason on a permanent refusal', async () => {
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(
+        async () => new Response('{"status":"UNAUTHENTICATED","message":"needs the token"}', { status: 401 }),
+      ),
+    );
+    const states: string[] = [];
+    openStream('StreamAlerts', { onMessage: () => {}, onState: (s, d) => states.push(`${s}:${d ?? ''}`) });
+    await vi.waitFor(() => expect(states).toContain('failed:needs the token'));
   });
 });
