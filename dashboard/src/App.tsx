@@ -29,6 +29,11 @@ export function App() {
   const location = useLocation();
   const status = usePoll<AgentStatus>('GetStatus', {}, 5000);
 
+  // A kiosk opens /live?wall=1 (or wall=0 to leave the mode).
+  useEffect(() => {
+    const asked = new URLSearchParams(location.search).get('wall');
+    if (asked !== null) setWall(asked !== '0');
+  }, [location.search, setWall]);
   // Wall display: everything larger, no navigation column.
   useEffect(() => {
     document.documentElement.style.setProperty('--mantine-scale', wall ? '1.35' : '1');
