@@ -16,7 +16,7 @@ import {
   YAxis,
 } from 'recharts';
 import { call } from '../api/client';
-import type { Alert, AgentStatus, Flow, ListAlertsResponse } from '../api/types';
+import type { Alert, AgentStatus, Flow, ListAlertsResponse, ListFlowsResponse } from '../api/types';
 import { Kpi } from '../components/Kpi';
 import { EmptyState, ErrorState, Loading } from '../components/States';
 import { StreamBadge } from '../components/StreamBadge';
@@ -108,6 +108,17 @@ export function LivePage() {
   }, []);
   const alerts = useStream<Alert>('StreamAlerts', {}, 50, (a) => setHistory((h) => [a, ...h].slice(0, 5000)));
   const flows = useStream<Flow>('StreamFlows', {}, 40);
+  // The newest stored flows until the stream brings new ones.
+  const [storedFlows, setStoredFlows] = useState<Flow[]>([]);
+  useEffect(() => {
+    call<ListFlowsResponse>('ListFlows', { pageSize: 20 })
+      .then((r) => setStoredFlows(r.flows ?? []))
+      .catch(() => setStoredFlows([]));
+  }, []);
+  const recentFlows = useMemo(() => {
+    const seen = new Set<string>();
+    return [...flows.items, ...storedFlows].filter((f) => !seen.has(f.id) && seen.add(f.id)).slice(0, 40);
+  }, [flows.items, storedFlows]);
   const traffic = useMemo(
     () =>
       samples.slice(1).map((s, i) => {
@@ -240,8 +251,8 @@ export function LivePage() {
               <Title order={5}>Live flows</Title>
               <StreamBadge state={flows.state} detail={flows.detail} />
             </Group>
-            {flows.items.length === 0 ? (
-              <EmptyState title="No flow finished since this page opened">
+            {recentFlows.length === 0 ? (
+              <EmptyState title="No flow stored yet">
                 Flows show up when they end (FIN, RST or timeout).
               </EmptyState>
             ) : (
@@ -259,7 +270,7 @@ export function LivePage() {
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
-                    {flows.items.map((f) => (
+                    {recentFlows.map((f) => (
                       <Table.Tr key={f.id}>
                         <Table.Td>{clock(f.end)}</Table.Td>
                         <Table.Td>{f.protocol}</Table.Td>
