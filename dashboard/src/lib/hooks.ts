@@ -51,10 +51,13 @@ export function usePoll<T>(method: string, request: object, intervalMs: number):
   return { data, error, loading, refresh: () => setTick((t) => t + 1) };
 }
 
-/** The newest `limit` messages of a live stream (newest first) and the stream's state. */
+/**
+ * The newest `limit` messages of a live stream (newest first) and the stream's state. `params`
+ * null: not opened yet (e.g. until the page knows the id to resume after).
+ */
 export function useStream<T>(
   method: string,
-  params: Record<string, string>,
+  params: Record<string, string> | null,
   limit: number,
   onMessage?: (message: T) => void,
 ): { items: T[]; state: StreamState; detail?: string } {
@@ -66,6 +69,7 @@ export function useStream<T>(
   const key = JSON.stringify(params);
   useEffect(() => {
     setItems([]);
+    if (key === 'null') return;
     const stream = openStream<T>(method, {
       params: JSON.parse(key) as Record<string, string>,
       onMessage: (m) => {

@@ -99,22 +99,32 @@ export function LivePage() {
   useEffect(() => {
     if (status.data) setSamples((old) => [...old, sampleOf(status.data!, Date.now())].slice(-HISTORY));
   }, [status.data]);
-  // The last 30 minutes of alerts seed the class chart; the stream adds to it.
-  useEffect(() => {
-    const since = new Date(Date.now() - 30 * 60000).toISOString();
-    call<ListAlertsResponse>('ListAlerts', { since, pageSize: 1000 })
-      .then((r) => setHistory(r.alerts ?? []))
-      .catch(() => setHistory([]));
-  }, []);
-  const alerts = useStream<Alert>('StreamAlerts', {}, 50, (a) => setHistory((h) => [a, ...h].slice(0, 5000)));
-  const flows = useStream<Flow>('StreamFlows', {}, 40);
-  // The newest stored flows until the stream brings new ones.
+  // The last 30 minutes of alerts seed the class chart; the streams then resume after the newest
+  // stored alert and flow, so nothing committed in between (or during a reconnect) is missed.
+  const [alertCursor, setAlertCursor] = useState<Record<string, string> | null>(null);
+  const [flowCursor, setFlowCursor] = useState<Record<string, string> | null>(null);
   const [storedFlows, setStoredFlows] = useState<Flow[]>([]);
   useEffect(() => {
+    const since = new Date(Date.now() - 30 * 60000).toISOString();
+    const newest = (list: { id: string }[]) => ({ resumeAfterId: list.length ? list[0].id : '0' });
+    call<ListAlertsResponse>('ListAlerts', { since, pageSize: 1000 })
+      .then(async (r) => {
+        setHistory(r.alerts ?? []);
+        const latest = r.alerts?.length ? r : await call<ListAlertsResponse>('ListAlerts', { pageSize: 1 });
+        setAlertCursor(newest(latest.alerts ?? []));
+      })
+      .catch(() => setAlertCursor({}));
     call<ListFlowsResponse>('ListFlows', { pageSize: 20 })
-      .then((r) => setStoredFlows(r.flows ?? []))
-      .catch(() => setStoredFlows([]));
+      .then((r) => {
+        setStoredFlows(r.flows ?? []);
+        setFlowCursor(newest(r.flows ?? []));
+      })
+      .catch(() => setFlowCursor({}));
   }, []);
+  const alerts = useStream<Alert>('StreamAlerts', alertCursor, 50, (a) =>
+    setHistory((h) => [a, ...h].slice(0, 5000)),
+  );
+  const flows = useStream<Flow>('StreamFlows', flowCursor, 40);
   const recentFlows = useMemo(() => {
     const seen = new Set<string>();
     return [...flows.items, ...storedFlows].filter((f) => !seen.has(f.id) && seen.add(f.id)).slice(0, 40);
