@@ -280,6 +280,9 @@ void Agent::Reload() {
         "SIGHUP: capture, flows, sampling, store, api and port_scan.enabled changes "
         "take effect at the next restart");
   }
+  if (next.http != config_.http || next.geoip != config_.geoip) {
+    spdlog::warn("SIGHUP: http and geoip changes take effect at the next restart");
+  }
   config_.allowlist = next.allowlist;
   config_.log_level = next.log_level;
   config_.port_scan.distinct_ports = next.port_scan.distinct_ports;
