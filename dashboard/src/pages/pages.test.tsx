@@ -74,3 +74,21 @@ describe('MapPage', () => {
     expect(screen.getByText(/GeoIP: \/usr\/share\/GeoIP\/GeoIP.dat/)).toBeInTheDocument();
   });
 });
+
+describe('alertBuckets', () => {
+  it('counts alerts per class per minute, oldest minute first', async () => {
+    const { alertBuckets } = await import('./Live');
+    const a = (id: string, cls: string, time: string) =>
+      ({ id, alertClass: cls, time }) as unknown as import('../api/types').Alert;
+    const { rows, classes } = alertBuckets([
+      a('3', 'PortScan', '2024-05-01T10:01:30Z'),
+      a('2', 'DoS', '2024-05-01T10:00:50Z'),
+      a('1', 'PortScan', '2024-05-01T10:00:10Z'),
+    ]);
+    expect(classes).toEqual(['DoS', 'PortScan']);
+    expect(rows.map((r) => [r.DoS ?? 0, r.PortScan ?? 0])).toEqual([
+      [1, 1],
+      [0, 1],
+    ]);
+  });
+});
