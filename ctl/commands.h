@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client.h"
 #include "output.h"
@@ -55,6 +56,8 @@ int RunAck(Client& client, Format format, int64_t id, std::optional<v1::Feedback
 /// One address: reputation score and verdict, alert count, block state, and its `limit` most
 /// recent alerts and flows (ctl/ip_command.cpp).
 int RunIp(Client& client, Format format, const std::string& address, uint32_t limit);
+/// The country of each address from the agent's GeoIP database (countries.cpp).
+int RunCountries(Client& client, Format format, const std::vector<std::string>& addresses);
 
 }  // namespace netguard::ctl
 

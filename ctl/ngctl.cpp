@@ -146,6 +146,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"list", "enable", "disable", "reload"}));
   rules->add_option("NAME", rule_name, "The rule to enable or disable");
 
+  std::vector<std::string> country_addresses;
+  CLI::App* countries =
+      app.add_subcommand("countries", "Country of each address (the agent's GeoIP database)");
+  countries->add_option("ADDRESS", country_addresses, "IPv4 or IPv6 addresses")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -176,6 +181,7 @@ int main(int argc, char** argv) {
       }
       return netguard::ctl::RunRules(client, format, rules_action, rule_name);
     }
+    if (*countries) return netguard::ctl::RunCountries(client, format, country_addresses);
     if (*ack) {
       std::optional<netguard::v1::Feedback> verdict;
       if (feedback == "tp") verdict = netguard::v1::FEEDBACK_TRUE_POSITIVE;

@@ -5,7 +5,9 @@
 
 #include <charconv>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "api/rpc_gateway.h"
 #include "api/server.h"
@@ -311,7 +313,9 @@ void HttpApi::Stream(const GatewayMethod& method, const std::string& request,
     const GatewayStream::Event e = state->stream->Next(milliseconds(50), &json, &id);
     if (e == GatewayStream::Event::kTimeout) break;
     if (e == GatewayStream::Event::kEnd) {
-      if (!state->stream->status().ok()) return SendError(res, state->stream->status());
+      if (!state->stream->status().ok() && state->pending.empty()) {
+        return SendError(res, state->stream->status());
+      }
       state->ended = true;
       state->pending += EndEvent(state->stream->status());
       break;

@@ -294,6 +294,9 @@ void Agent::Reload() {
         "SIGHUP: capture, flows, sampling, store, api and rules.max_keys_per_rule changes "
         "take effect at the next restart");
   }
+  if (next.http != config_.http || next.geoip != config_.geoip) {
+    spdlog::warn("SIGHUP: http and geoip changes take effect at the next restart");
+  }
   config_.allowlist = next.allowlist;
   config_.log_level = next.log_level;
   config_.reputation = next.reputation;

@@ -445,10 +445,8 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
          {"http", [&](const YAML::Node& v, const std::string& k) { ReadHttp(r, v, k, c.http); }},
          {"geoip", [&](const YAML::Node& v, const std::string& k) {
             r.Map(v, k,
-                  {{"database",
-                    [&](const YAML::Node& x, const std::string& kk) {
-                      c.geoip.database = r.String(x, kk);
-                    }},
+                  {{"database", [&](const YAML::Node& x,
+                                    const std::string& kk) { c.geoip.database = r.String(x, kk); }},
                    {"database_v6", [&](const YAML::Node& x, const std::string& kk) {
                       c.geoip.database_v6 = r.String(x, kk);
                     }}});

@@ -16,7 +16,8 @@ bool LocalV4(uint32_t a) {  // host byte order
     return (a >> (32 - bits)) == (net >> (32 - bits));
   };
   return in(0x0A000000, 8) || in(0xAC100000, 12) || in(0xC0A80000, 16) || in(0x7F000000, 8) ||
-         in(0xA9FE0000, 16) || in(0x64400000, 10) || in(0x00000000, 8);
+         in(0xA9FE0000, 16) || in(0x64400000, 10) || in(0x00000000, 8) || in(0xE0000000, 4) ||
+         a == 0xFFFFFFFF;  // multicast, broadcast
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
@@ -59,7 +60,7 @@ bool IsLocalAddress(const std::string& address) {
     return LocalV4(ntohl(a));
   }
   return IN6_IS_ADDR_LOOPBACK(&v6) || IN6_IS_ADDR_UNSPECIFIED(&v6) || IN6_IS_ADDR_LINKLOCAL(&v6) ||
-         (v6.s6_addr[0] & 0xfe) == 0xfc;
+         (v6.s6_addr[0] & 0xfe) == 0xfc || v6.s6_addr[0] == 0xff;  // ULA, multicast
 }
 
 CountryLookup::CountryLookup(const std::string& database, const std::string& database_v6)

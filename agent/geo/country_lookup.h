@@ -12,14 +12,15 @@ namespace netguard::geo {
 struct Country {
   std::string code;    // ISO 3166-1 alpha-2; empty when unknown or local
   std::string name;    // English name; "local" for private ranges
-  bool local = false;  // private, loopback, link-local, CGNAT, unique-local
+  bool local = false;  // private, loopback, link-local, CGNAT, multicast, unique-local
 };
 
 /// True when `address` is an IPv4 or IPv6 address in text form.
 bool IsIpAddress(const std::string& address);
 
 /// True for addresses that never route on the Internet: 10/8, 172.16/12, 192.168/16, 127/8,
-/// 169.254/16, 100.64/10, 0/8, ::1, ::, fe80::/10, fc00::/7 (and IPv4-mapped forms of these).
+/// 169.254/16, 100.64/10, 0/8, multicast and broadcast, ::1, ::, fe80::/10, fc00::/7, ff00::/8
+/// (and IPv4-mapped forms of these).
 bool IsLocalAddress(const std::string& address);
 
 /// Opens a MaxMind .mmdb (both families) or Debian's legacy GeoIP.dat/GeoIPv6.dat. A file that

@@ -73,6 +73,10 @@ for f in ./usr/sbin/netguardd ./usr/bin/ngctl ./lib/systemd/system/netguard.serv
   ./etc/netguard/netguard.yaml; do
   contains "$work/deb-files" " $f\$" "deb file list"
 done
+# The web dashboard, when this build made it (NETGUARD_DASHBOARD).
+if [ -f "$build_dir/dashboard/dist/index.html" ]; then
+  contains "$work/deb-files" " ./usr/share/netguard/dashboard/index.html\$" "deb file list"
+fi
 dpkg-deb -f "$deb" Package Version Architecture Depends Maintainer Description >"$work/deb-control"
 contains "$work/deb-control" "^Version: [0-9]+\.[0-9]+\.[0-9]+-1$" "deb version"
 for dep in libbpf1 'libgrpc\+\+1' libsqlite3-0 libyaml-cpp0 'libstdc\+\+6' iproute2 passwd procps; do

@@ -13,9 +13,9 @@ constexpr char kV4[] = "/usr/share/GeoIP/GeoIP.dat";
 constexpr char kV6[] = "/usr/share/GeoIP/GeoIPv6.dat";
 
 TEST(CountryLookupTest, PrivateRangesAreLocal) {
-  for (const char* a :
-       {"10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "127.0.0.1", "169.254.9.9",
-        "100.64.0.1", "::1", "fe80::1", "fd00::5", "::ffff:192.168.0.1"}) {
+  for (const char* a : {"10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "127.0.0.1",
+                        "169.254.9.9", "100.64.0.1", "::1", "fe80::1", "fd00::5",
+                        "::ffff:192.168.0.1", "224.0.0.251", "255.255.255.255", "ff02::2"}) {
     EXPECT_TRUE(IsLocalAddress(a)) << a;
   }
   for (const char* a : {"8.8.8.8", "172.32.0.1", "192.169.0.1", "2001:4860::8888", "100.128.0.1"}) {

@@ -13,6 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -312,6 +314,61 @@ TEST_F(HttpApiTest, StreamsBeyondTheLimitAreRefusedAndStopEndsOpenOnes) {
   EXPECT_LT(Clock::now() - before, std::chrono::seconds(8));
   EXPECT_EQ(http_->open_streams(), 0u);
   close(fd);
+}
+
+TEST_F(HttpApiTest, CountriesAreTheSameServiceOverHttpAndNgctl) {
+  Start();
+  httplib::Result r = client_->Get("/api/v1/LookupCountries?addresses=10.1.2.3&addresses=ff02::1");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json countries = json::parse(r->body)["countries"];
+  ASSERT_EQ(countries.size(), 2u) << r->body;
+  EXPECT_EQ(countries[0]["address"], "10.1.2.3");
+  EXPECT_EQ(countries[0]["local"], true);
+  EXPECT_EQ(countries[1]["local"], true);
+
+  const CommandResult ctl = RunNgctl(
+      {"--socket", harness_.socket_path(), "-o", "json", "countries", "10.1.2.3", "ff02::1"});
+  ASSERT_EQ(ctl.exit_code, 0) << ctl.err;
+  const std::vector<std::string> lines = Lines(ctl.out);
+  ASSERT_EQ(lines.size(), 2u) << ctl.out;
+  EXPECT_EQ(json::parse(lines[0]), countries[0]);
+  EXPECT_EQ(RunNgctl({"--socket", harness_.socket_path(), "countries", "not-an-ip"}).exit_code, 1);
+}
+
+TEST_F(HttpApiTest, ServesTheDashboardWithClientSideRoutes) {
+  const std::string dir = harness_.dir() + "/dashboard";
+  std::filesystem::create_directories(dir + "/assets");
+  std::ofstream(dir + "/index.html") << "<!doctype html><title>NetGuard</title>";
+  std::ofstream(dir + "/assets/app.js") << "console.log(1)";
+  Start({.dashboard_dir = dir});
+  httplib::Result index = client_->Get("/");
+  ASSERT_TRUE(index);
+  EXPECT_EQ(index->status, 200);
+  EXPECT_NE(index->body.find("<title>NetGuard</title>"), std::string::npos);
+  httplib::Result js = client_->Get("/assets/app.js");
+  ASSERT_TRUE(js);
+  EXPECT_EQ(js->status, 200);
+  EXPECT_EQ(js->body, "console.log(1)");
+  EXPECT_NE(js->get_header_value("Content-Type").find("javascript"), std::string::npos);
+  // A client-side route (a reload on /forensics/10.0.0.3) gets the app; a missing asset does not.
+  httplib::Result route = client_->Get("/forensics/10.0.0.3");
+  ASSERT_TRUE(route);
+  EXPECT_EQ(route->status, 200);
+  EXPECT_EQ(route->body, index->body);
+  EXPECT_EQ(client_->Get("/assets/missing.js")->status, 404);
+  EXPECT_EQ(client_->Get("/../../etc/passwd")->body, index->body);  // never a file outside
+  // The API keeps its JSON answers next to the files.
+  EXPECT_EQ(client_->Get("/api/v1/GetStatus")->status, 200);
+}
+
+TEST_F(HttpApiTest, WithoutTheDashboardTheRootExplainsHowToGetIt) {
+  Start({.dashboard_dir = harness_.dir() + "/nowhere"});
+  httplib::Result r = client_->Get("/live");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_NE(r->body.find("NETGUARD_DASHBOARD"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("/api/v1"), std::string::npos) << r->body;
 }
 
 TEST(HttpApiStartTest, NonLoopbackWithoutTlsOrTokenIsRefused) {
