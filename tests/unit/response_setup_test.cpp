@@ -76,11 +76,14 @@ TEST_F(ResponseSetupTest, ReloadAppliesGoodListsAndKeepsTheOldOnesForABadFile) {
   Write("allow.txt", "not an address\n");
   Write("block.txt", "192.0.2.0/24\n");
   config::Config next = config_;
-  next.reputation.malicious_threshold = 30;  // other settings still apply
+  next.reputation.malicious_threshold = 30;           // other settings still apply ...
+  next.allowlist = {IpPrefix::Parse("10.3.0.0/16")};  // ... the allowlist key included
   setup.Reload(next);
-  EXPECT_EQ(Verdict(setup, "10.1.2.3"), "allowlisted");    // the old allowlist stays
-  EXPECT_EQ(Verdict(setup, "198.51.100.1"), "malicious");  // and the old blocklist
+  EXPECT_EQ(Verdict(setup, "10.1.2.3"), "allowlisted");    // the old allowlist file stays
+  EXPECT_EQ(Verdict(setup, "198.51.100.1"), "malicious");  // and the old blocklist file
   EXPECT_EQ(Verdict(setup, "192.0.2.1"), "neutral");
+  EXPECT_EQ(Verdict(setup, "10.3.0.1"), "allowlisted");
+  EXPECT_EQ(Verdict(setup, "10.2.0.1"), "neutral");
   Alert alert;
   alert.time_ns = WallNowNs();
   alert.src_addr = "192.0.2.50";
