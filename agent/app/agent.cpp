@@ -265,8 +265,8 @@ void Agent::Reload() {
     return;
   }
   spdlog::set_level(spdlog::level::from_str(next.log_level));
-  if (blocks_) blocks_->set_allowlist(next.allowlist);
-  if (response_) response_->Reload(next);  // after set_allowlist: adds the allowlist files
+  // The allowlist key and files, to the block manager too (it is built whenever blocks_ is).
+  if (response_) response_->Reload(next);
   sink_->WithDetectors([&](auto& detectors) {
     for (auto& d : detectors) {
       if (auto* scan = dynamic_cast<detect::PortScanDetector*>(d.get())) {
