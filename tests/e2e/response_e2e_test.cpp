@@ -10,11 +10,13 @@
 //   (2) A listed in a reputation allowlist file: its scan alerts but A is never blocked (logged
 //       as spared) and keeps working, while the same scan from B gets B blocked;
 //   (3) dry-run (the shipped default): A's scan records a "would block" (`ngctl blocks`,
-//       `ngctl ip`, the log) and nothing is enforced: A keeps working.
+//       `ngctl ip`, the log) and nothing is enforced: A keeps working; after dry_run: false and
+//       SIGHUP, A's next scan gets it blocked.
 //
 // Every wait and load loop is bounded; the lab's namespaces and pins are removed by the fixture.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -314,12 +316,14 @@ TEST_F(ResponseE2eTest, AnAllowlistedScannerIsNeverBlocked) {
   EXPECT_FALSE(ip.objects[0].value("blocked", true));
 }
 
-TEST_F(ResponseE2eTest, DryRunRecordsWouldBlockAndBlocksNothing) {
-  // No response.dry_run key: the shipped default is dry-run.
-  WriteConfig(
+TEST_F(ResponseE2eTest, DryRunRecordsWouldBlockAndBlocksNothingUntilSighupTurnsItOff) {
+  // No response.dry_run key: the shipped default is dry-run. A 3 s window lets a second scan
+  // alert again soon.
+  const std::string config =
       "flows:\n  idle_timeout: 2s\n  sweep_interval: 200ms\n"
-      "port_scan:\n  distinct_ports: 20\n  window: 60s\n"
-      "response:\n  min_severity: warning\n");
+      "port_scan:\n  distinct_ports: 20\n  window: 3s\n"
+      "response:\n  min_severity: warning\n";
+  WriteConfig(config);
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
 
   Scan(lab_->peer_ip_a());
@@ -341,6 +345,27 @@ TEST_F(ResponseE2eTest, DryRunRecordsWouldBlockAndBlocksNothing) {
   ASSERT_EQ(ip.objects.size(), 1u) << ip.output;
   EXPECT_FALSE(ip.objects[0].value("blocked", true));
   EXPECT_TRUE(ip.objects[0].value("block", json::object()).value("dryRun", false));
+
+  // The operator reviewed the record: dry-run off, SIGHUP; A's next scan gets it blocked.
+  const auto reviewed = SteadyClock::now();
+  WriteConfig(config + "  dry_run: false\n");
+  daemon_->Signal(SIGHUP);
+  ASSERT_TRUE(WaitForLog("SIGHUP: reloaded", 1)) << "no reload";
+  std::this_thread::sleep_until(reviewed + std::chrono::seconds(3));  // the scan window passed
+  Scan(lab_->peer_ip_a());
+  std::optional<json> enforced;
+  WaitFor(
+      [&] {
+        enforced = WaitBlock(prefix, milliseconds(0));
+        return enforced && !enforced->value("dryRun", true);
+      },
+      kWait, milliseconds(100));
+  ASSERT_TRUE(enforced && !enforced->value("dryRun", true)) << "A's record stayed dry-run";
+  EXPECT_TRUE(enforced->value("enforced", false)) << *enforced;
+  EXPECT_FALSE(HttpGet(lab_->peer().fd(), lab_->peer_ip_a(), lab_->sensor_ip(), server_a_->port(),
+                       kBodyA, kAttackerTimeout))
+      << "A still gets through after the policy left dry-run";
+  EXPECT_TRUE(GetB());
 }
 
 }  // namespace
