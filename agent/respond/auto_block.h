@@ -63,6 +63,7 @@ class AutoBlocker final : public pipeline::AlertObserver {
   /// New settings (SIGHUP). The per-minute window and offences are kept.
   void set_options(AutoBlockOptions options);
 
+  /// What the policy did since start (GetStatus counters).
   const AutoBlockCounters& counters() const { return counters_; }
 
  private:
