@@ -285,8 +285,8 @@ void Agent::Reload() {
     return;
   }
   spdlog::set_level(spdlog::level::from_str(next.log_level));
-  if (blocks_) blocks_->set_allowlist(next.allowlist);
-  if (response_) response_->Reload(next);  // after set_allowlist: adds the allowlist files
+  // The allowlist key and files, to the block manager too (it is built whenever blocks_ is).
+  if (response_) response_->Reload(next);
   if (next.capture != config_.capture || next.flows != config_.flows ||
       next.sampling != config_.sampling || next.store != config_.store || next.api != config_.api ||
       next.rules.max_keys_per_rule != config_.rules.max_keys_per_rule) {

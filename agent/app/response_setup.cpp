@@ -67,26 +67,37 @@ ResponseSetup::ResponseSetup(const config::Config& c, store::Store& store,
 }
 
 void ResponseSetup::ApplyLists(const config::Config& c) {
-  std::vector<IpPrefix> allow = respond::LoadListFiles(c.reputation.allowlist_files);
-  std::vector<IpPrefix> block = respond::LoadListFiles(c.reputation.blocklist_files);
-  allow.insert(allow.begin(), c.allowlist.begin(), c.allowlist.end());
-  spdlog::info("reputation: {} allowlisted and {} blocklisted prefix(es)", allow.size(),
-               block.size());
+  try {
+    std::vector<IpPrefix> allow = respond::LoadListFiles(c.reputation.allowlist_files);
+    std::vector<IpPrefix> block = respond::LoadListFiles(c.reputation.blocklist_files);
+    file_allowlist_ = std::move(allow);
+    file_blocklist_ = std::move(block);
+  } catch (const respond::ListFileError&) {
+    ApplyAllowlist(c);  // the old files' entries with the new `allowlist:` key
+    throw;
+  }
+  spdlog::info("reputation: {} allowlisted and {} blocklisted prefix(es) from list files",
+               file_allowlist_.size(), file_blocklist_.size());
+  ApplyAllowlist(c);
+}
+
+void ResponseSetup::ApplyAllowlist(const config::Config& c) {
+  std::vector<IpPrefix> allow = c.allowlist;
+  allow.insert(allow.end(), file_allowlist_.begin(), file_allowlist_.end());
   never_block_.set_config(NeverBlockFrom(c, allow));
   if (blocks_) blocks_->set_allowlist(allow);
-  reputation_.SetLists(std::move(allow), std::move(block));
+  reputation_.SetLists(std::move(allow), file_blocklist_);
 }
 
 void ResponseSetup::Reload(const config::Config& next) {
   reputation_.set_options(ReputationFrom(next));
   if (blocker_) blocker_->set_options(AutoBlockFrom(next));
+  never_block_.Refresh();
   try {
     ApplyLists(next);
   } catch (const respond::ListFileError& e) {
-    spdlog::error("SIGHUP: keeping the previous allowlist and blocklist: {}", e.what());
-    return;
+    spdlog::error("SIGHUP: keeping the list files' previous entries: {}", e.what());
   }
-  never_block_.Refresh();
 }
 
 void ResponseSetup::AppendCounters(std::vector<std::pair<std::string, uint64_t>>& out) const {

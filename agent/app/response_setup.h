@@ -37,19 +37,26 @@ class ResponseSetup {
   /// The reputation (GetIp).
   const respond::Reputation& reputation() const { return reputation_; }
 
-  /// SIGHUP: new options and lists. A list file with a bad line keeps the old lists (logged,
-  /// naming file:line); the other settings still apply.
+  /// SIGHUP: new options and lists. When a list file has a bad line, the entries of the list
+  /// files stay those loaded before (logged, naming file:line); every other setting, the
+  /// `allowlist:` key included, still applies.
   void Reload(const config::Config& next);
 
   /// The policy's counters (auto_blocks, would_blocks, ...) for GetStatus.
   void AppendCounters(std::vector<std::pair<std::string, uint64_t>>& counters) const;
 
  private:
-  // Reads the list files, then hands the allowlist to the reputation, the never-block set and
-  // the block manager (manual blocks are refused for it too). Throws ListFileError.
+  // Reads the list files, then applies ApplyAllowlist. Throws ListFileError after applying the
+  // previous files' entries with c's `allowlist:` key.
   void ApplyLists(const config::Config& c);
+  // Hands c.allowlist + the allowlist files' entries to the reputation, the never-block set and
+  // the block manager (manual blocks are refused for it too), and the blocklist files' entries
+  // to the reputation.
+  void ApplyAllowlist(const config::Config& c);
 
-  respond::BlockManager* blocks_;  // may be null
+  respond::BlockManager* blocks_;         // may be null
+  std::vector<IpPrefix> file_allowlist_;  // entries of the list files last read without error
+  std::vector<IpPrefix> file_blocklist_;
   respond::Reputation reputation_;
   respond::NeverBlock never_block_;
   std::unique_ptr<respond::AutoBlocker> blocker_;         // null without a block manager

@@ -124,9 +124,7 @@ class Reader {
   }
 
  private:
-  std::string Scalar(const YAML::Node& v) const {
-    return v.IsScalar() ? v.Scalar() : "(not a scalar)";
-  }
+  std::string Scalar(const YAML::Node& v) const { return v.IsScalar() ? v.Scalar() : "(not a scalar)"; }
   static std::string Number(double x) {
     std::ostringstream out;
     out << x;

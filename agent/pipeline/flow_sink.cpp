@@ -47,8 +47,12 @@ void FlowSink::FlowFinished(FlowRecord flow) {
 
 void FlowSink::PacketSampled(const PacketSample& sample) {
   counters_.packet_samples.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard lock(mu_);
-  for (auto& detector : detectors_) detector->OnPacketSample(sample, *this);
+  {
+    std::lock_guard lock(mu_);
+    for (auto& detector : detectors_) detector->OnPacketSample(sample, *this);
+    if (committed_.empty()) return;
+  }
+  DeliverCommitted();
 }
 
 void FlowSink::Tick(int64_t now_ns) {
@@ -88,6 +92,7 @@ void FlowSink::Flush() {
     for (auto& detector : detectors_) detector->Flush(*this);  // batched verdicts first
     flows.swap(pending_);
   }
+  DeliverCommitted();  // what the batching detectors (ML) raised
   if (flows.empty()) return;
   try {
     store_.AddFlows(flows);

@@ -60,18 +60,8 @@ void AutoBlocker::OnAlert(const Alert& alert) {
   const std::string reason = Trigger(alert, r);
   if (reason.empty()) return;
 
-  const IpPrefix host = IpPrefix::Parse(r.address);
-  never_block_.Refresh();  // interfaces and resolvers may have changed since the last decision
-  if (std::optional<std::string> why = never_block_.Why(host)) {
-    counters_.spared.fetch_add(1);
-    spdlog::info("auto-block: sparing {} ({}): {}", r.address, *why, reason);
-    return;
-  }
-  if (std::optional<store::BlockRecord> existing = blocks_.Covering(host)) {
-    // Already enforced, or already recorded in the mode we are in: nothing new to do.
-    if (!existing->dry_run || options_.dry_run) return;
-  }
-
+  // The cap first: under an alert storm the checks below (a store read, the system's
+  // addresses) are not repeated for every alert that could not lead to a block anyway.
   const int64_t now = now_();
   while (!recent_blocks_ns_.empty() && recent_blocks_ns_.front() <= now - kMinuteNs) {
     recent_blocks_ns_.pop_front();
@@ -86,6 +76,18 @@ void AutoBlocker::OnAlert(const Alert& alert) {
           recent_blocks_ns_.size(), r.address, reason);
     }
     return;
+  }
+
+  const IpPrefix host = IpPrefix::Parse(r.address);
+  never_block_.Refresh();  // interfaces and resolvers may have changed since the last decision
+  if (std::optional<std::string> why = never_block_.Why(host)) {
+    counters_.spared.fetch_add(1);
+    spdlog::info("auto-block: sparing {} ({}): {}", r.address, *why, reason);
+    return;
+  }
+  if (std::optional<store::BlockRecord> existing = blocks_.Covering(host)) {
+    // Already enforced, or already recorded in the mode we are in: nothing new to do.
+    if (!existing->dry_run || options_.dry_run) return;
   }
 
   const std::chrono::seconds ttl = GrownTtl(options_, r.offences);

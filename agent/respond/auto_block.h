@@ -43,7 +43,7 @@ struct AutoBlockCounters {
   std::atomic<uint64_t> blocked{0};      // enforced automatic blocks
   std::atomic<uint64_t> would_block{0};  // dry-run records
   std::atomic<uint64_t> spared{0};       // never-block addresses that met the policy
-  std::atomic<uint64_t> rate_capped{0};  // blocks refused by max_blocks_per_minute
+  std::atomic<uint64_t> rate_capped{0};  // alerts meeting the policy while the cap was reached
   std::atomic<uint64_t> failed{0};       // refused by the block manager or failed
 };
 
@@ -63,6 +63,7 @@ class AutoBlocker final : public pipeline::AlertObserver {
   /// New settings (SIGHUP). The per-minute window and offences are kept.
   void set_options(AutoBlockOptions options);
 
+  /// What the policy did since start (GetStatus counters).
   const AutoBlockCounters& counters() const { return counters_; }
 
  private:

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "api_harness.h"
+#include "app/response_setup.h"
 #include "common/clock.h"
 
 namespace netguard::respond {
@@ -297,6 +298,28 @@ TEST_F(AutoBlockTest, GetIpAndNgctlIpShowScoreAlertsAndBlock) {
   const auto invalid = RunNgctl({"--socket", h_->socket_path(), "ip", "nonsense"});
   EXPECT_NE(invalid.exit_code, 0);
   EXPECT_NE(invalid.err.find("not an IPv4 or IPv6 address"), std::string::npos) << invalid.err;
+}
+
+TEST_F(AutoBlockTest, ManualBlocksAreRefusedForAllowlistFilesAlsoAfterABadReload) {
+  const std::string allow = Write("allow.txt", "198.51.100.128/25\n");
+  config::Config c;
+  c.reputation.allowlist_files = {allow};
+  app::ResponseSetup setup(c, h_->store(), h_->blocks());
+  const BlockRequest request{.prefix = "198.51.100.200", .reason = "manual"};
+  try {
+    h_->blocks()->Block(request);
+    FAIL() << "blocked an address of the allowlist file";
+  } catch (const BlockError& e) {
+    EXPECT_EQ(e.code(), BlockError::Code::kFailedPrecondition);
+  }
+  Write("allow.txt", "bogus\n");
+  setup.Reload(c);  // rejected: the file's previous entries stay in force
+  EXPECT_THROW(h_->blocks()->Block(request), BlockError);
+  EXPECT_TRUE(h_->kernel()->List().empty());
+  Write("allow.txt", "# emptied\n");
+  setup.Reload(c);
+  EXPECT_NO_THROW(h_->blocks()->Block(request));
+  EXPECT_TRUE(InKernel("198.51.100.200/32"));
 }
 
 }  // namespace

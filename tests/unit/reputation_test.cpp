@@ -4,6 +4,7 @@
 #include "respond/reputation.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -13,6 +14,7 @@
 
 #include "respond/list_file.h"
 #include "respond/never_block.h"
+#include "store/schema.h"
 
 namespace netguard::respond {
 namespace {
@@ -153,6 +155,29 @@ TEST_F(ReputationTest, MemoryAndStoreStayBoundedByEvictingTheLeastRecentlySeen) 
   EXPECT_EQ(reputation_->size(), 1u);
   EXPECT_TRUE(store_->GetReputation("10.9.0.5"));
   EXPECT_EQ(store_->ListReputation().size(), 1u);
+}
+
+TEST_F(ReputationTest, AVersion1StoreIsMigratedKeepingItsBlocksEnforceable) {
+  reputation_.reset();
+  store_.reset();
+  const std::string path = (dir_ / "v1.db").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const std::string v1 = std::string(store::internal::Migrations()[0].sql) +
+                         "INSERT INTO blocks (prefix, reason, automatic, created_ns, expires_ns) "
+                         "VALUES ('10.7.0.0/16', 'manual', 0, 1, 0); PRAGMA user_version = 1;";
+  ASSERT_EQ(sqlite3_exec(db, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  store_ = std::make_unique<store::Store>(store::StoreOptions{.path = path});
+  EXPECT_EQ(store_->schema_version(), 2);
+  const std::vector<store::BlockRecord> blocks = store_->ListBlocks();
+  ASSERT_EQ(blocks.size(), 1u);
+  EXPECT_EQ(blocks[0].prefix, "10.7.0.0/16");
+  EXPECT_FALSE(blocks[0].dry_run);  // an old block stays a real one
+  reputation_ = std::make_unique<Reputation>(*store_, ReputationOptions{});
+  reputation_->Record(MakeAlert("10.7.1.1", Severity::kHigh, kT0));
+  EXPECT_TRUE(store_->GetReputation("10.7.1.1"));
 }
 
 // ---- list files ----
