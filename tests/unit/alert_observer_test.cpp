@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/packet_sample.h"
 #include "detect/detector.h"
 #include "pipeline/flow_sink.h"
 #include "pipeline/stream_notifier.h"
@@ -27,6 +28,11 @@ class Raiser final : public detect::Detector {
     for (int i = 0; i < per_flow_; ++i) sink.Emit(Make(flow.start_ns));
   }
   void OnFlowEnd(const FlowRecord&, detect::AlertSink&) override {}
+  // Packet-sample rules (DNS, ARP) raise from samples; batching detectors (ML) at Flush.
+  void OnPacketSample(const PacketSample& sample, detect::AlertSink& sink) override {
+    sink.Emit(Make(sample.time_ns));
+  }
+  void Flush(detect::AlertSink& sink) override { sink.Emit(Make(0)); }
 
  private:
   Alert Make(int64_t time_ns) const {
@@ -111,6 +117,19 @@ TEST_F(AlertObserverTest, ConcurrentCaptureThreadsDeliverInCommitOrder) {
   for (size_t i = 0; i < recorder.ids.size(); ++i) {
     EXPECT_EQ(recorder.ids[i], static_cast<int64_t>(i + 1));
   }
+}
+
+TEST_F(AlertObserverTest, AlertsFromPacketSamplesAndBatchedVerdictsReachObservers) {
+  FlowSink sink(*store_, notifier_);
+  sink.AddDetector(std::make_unique<Raiser>(0));
+  Recorder recorder(&sink);
+  sink.AddObserver(&recorder);
+  PacketSample sample;
+  sample.time_ns = 7;
+  sink.PacketSampled(sample);
+  EXPECT_EQ(recorder.ids, std::vector<int64_t>({1}));
+  sink.Flush();
+  EXPECT_EQ(recorder.ids, std::vector<int64_t>({1, 2}));
 }
 
 }  // namespace
