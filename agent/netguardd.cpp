@@ -22,6 +22,7 @@ int RunOffline(netguard::app::OfflineOptions options, const netguard::config::Co
   options.port_scan = config.port_scan.enabled;
   options.port_scan_options.distinct_ports = config.port_scan.distinct_ports;
   options.port_scan_options.window = config.port_scan.window;
+  options.model_anomalies = config.model.anomalies;
   try {
     const netguard::app::OfflineSummary summary = netguard::app::RunOffline(options);
     spdlog::info("{}: {} packets, {} flows, {} flow rows ({}), {} alerts", options.input,
@@ -80,6 +81,11 @@ int main(int argc, char** argv) {
       ->needs(read);
   cli.add_option("--alerts-json", offline.alerts_json,
                  "With --read: write alerts as JSON lines to this file")
+      ->needs(read);
+  cli.add_option("--model", offline.model,
+                 "With --read: classify flows with this model bundle directory (its feature "
+                 "mode must equal --features)")
+      ->check(CLI::ExistingDirectory)
       ->needs(read);
 #ifndef NETGUARD_OFFLINE_ONLY
   cli.set_version_flag("--version", netguard::app::kVersion);

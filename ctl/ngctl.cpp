@@ -13,6 +13,7 @@
 
 #include "client.h"
 #include "commands.h"
+#include "model_command.h"
 #include "time_text.h"
 
 namespace {
@@ -130,6 +131,13 @@ int main(int argc, char** argv) {
   ack->add_option("--feedback", feedback, "tp (true positive), fp (false positive) or none")
       ->check(CLI::IsMember({"tp", "fp", "none"}));
 
+  CLI::App* model = app.add_subcommand("model", "The active model bundle and its metrics");
+  model->add_subcommand("show", "Bundle, per-class held-out metrics, top features (default)");
+  std::string model_path;
+  CLI::App* model_reload =
+      model->add_subcommand("reload", "Load a bundle (default: the configured model.path)");
+  model_reload->add_option("PATH", model_path, "Bundle directory, as the agent sees it");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -159,6 +167,10 @@ int main(int argc, char** argv) {
       if (feedback == "fp") verdict = netguard::v1::FEEDBACK_FALSE_POSITIVE;
       if (feedback == "none") verdict = netguard::v1::FEEDBACK_UNSPECIFIED;
       return RunAck(client, format, ack_id, verdict);
+    }
+    if (*model) {
+      return *model_reload ? netguard::ctl::RunModelReload(client, format, model_path)
+                           : netguard::ctl::RunModelShow(client, format);
     }
   } catch (const CommandError& e) {
     std::cout.flush();

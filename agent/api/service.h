@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 
 #include "core/status.h"
 #include "netguard/v1/netguard.grpc.pb.h"
@@ -18,6 +19,9 @@ class BlockManager;
 }
 namespace netguard::pipeline {
 class StreamNotifier;
+}
+namespace netguard::detect::ml {
+class ModelSlot;
 }
 
 namespace netguard::api {
@@ -78,6 +82,17 @@ class NetGuardService final : public v1::NetGuard::Service {
   grpc::Status ListBlocks(grpc::ServerContext* context, const v1::ListBlocksRequest* request,
                           v1::ListBlocksResponse* response) override;
 
+  /// The agent's model slot (null: model detection disabled). Call before serving.
+  void SetModelSlot(std::shared_ptr<detect::ml::ModelSlot> slot) { models_ = std::move(slot); }
+  /// The active bundle with its held-out metrics, or loaded=false and why (service_model.cpp).
+  grpc::Status GetModel(grpc::ServerContext* context, const v1::GetModelRequest* request,
+                        v1::ModelInfo* response) override;
+  /// Loads request.path (empty: model.path) and swaps it in without dropping flows;
+  /// FAILED_PRECONDITION naming the file and the problem when the bundle is refused (the active
+  /// bundle stays) or model detection is disabled.
+  grpc::Status ReloadModel(grpc::ServerContext* context, const v1::ReloadModelRequest* request,
+                           v1::ModelInfo* response) override;
+
  private:
   // Why a stream loop should stop now, or OK to go on.
   grpc::Status StreamShouldEnd(grpc::ServerContext* context) const;
@@ -89,6 +104,7 @@ class NetGuardService final : public v1::NetGuard::Service {
   pipeline::StreamNotifier& notifier_;
   ServiceOptions options_;
   std::atomic<bool> stopping_{false};
+  std::shared_ptr<detect::ml::ModelSlot> models_;
 };
 
 }  // namespace netguard::api

@@ -11,6 +11,8 @@
 #include "capture/bpf_stats.h"
 #include "capture/ebpf_dataplane.h"
 #include "common/clock.h"
+#include "detect/ml/ml_detector.h"
+#include "detect/ml/model_slot.h"
 #include "detect/port_scan.h"
 #include "features/features.h"
 #include "pipeline/flow_pipeline.h"
@@ -28,6 +30,24 @@ namespace {
 
 detect::PortScanOptions PortScanFrom(const config::Config& c) {
   return {.distinct_ports = c.port_scan.distinct_ports, .window = c.port_scan.window};
+}
+
+detect::ml::MlOptions MlOptionsFrom(const config::Config& c) {
+  return {.anomalies = c.model.anomalies};
+}
+
+// Loads a bundle into the slot; a failure is logged and the active bundle (or the rules alone)
+// stays in charge.
+void LoadModel(detect::ml::ModelSlot& slot, const std::string& path, const char* when) {
+  try {
+    const auto model = slot.Load(path);
+    const detect::ml::Bundle& b = model->bundle();
+    spdlog::info("{}: model bundle {} from {} ({} features, {} classes, held-out macro-F1 {:.4f})",
+                 when, b.name, b.path, b.features.size(), b.classes.size(), b.metrics.macro_f1);
+  } catch (const std::exception& e) {
+    spdlog::error("{}: model bundle not loaded, {}: {}", when,
+                  slot.active() ? "keeping the active bundle" : "running on rules only", e.what());
+  }
 }
 
 bool Cic2017(const config::Config& c) {
@@ -125,6 +145,13 @@ void Agent::BuildSteps() {
                             std::make_unique<detect::PortScanDetector>(PortScanFrom(c)));
                       }
                       if (Cic2017(c)) spdlog::info("flow lifecycle: cic2017 feature mode");
+                      if (c.model.enabled) {
+                        models_ = std::make_shared<detect::ml::ModelSlot>(
+                            *features::ParseFeatureMode(c.flows.feature_mode), c.model.path);
+                        LoadModel(*models_, "", "start");
+                        sink_->AddDetector(
+                            std::make_unique<detect::ml::MlDetector>(models_, MlOptionsFrom(c)));
+                      }
                     },
                 // After capture stopped and the last flows were stored.
                 .down =
@@ -143,10 +170,10 @@ void Agent::BuildSteps() {
   startup_.Add({.name = "start the API on " + c.api.socket,
                 .up =
                     [this, &c] {
-                      api_ = std::make_unique<api::ApiServer>(
-                          c.api,
-                          std::make_unique<api::NetGuardService>(
-                              [this] { return Status(); }, *store_, blocks_.get(), *notifier_));
+                      auto service = std::make_unique<api::NetGuardService>(
+                          [this] { return Status(); }, *store_, blocks_.get(), *notifier_);
+                      service->SetModelSlot(models_);
+                      api_ = std::make_unique<api::ApiServer>(c.api, std::move(service));
                     },
                 .down = [this] { api_.reset(); },
                 .hint = "check that the socket's directory is writable and that no other "
@@ -255,20 +282,35 @@ void Agent::Reload() {
       if (auto* scan = dynamic_cast<detect::PortScanDetector*>(d.get())) {
         scan->set_options(PortScanFrom(next));
       }
+      if (auto* ml = dynamic_cast<detect::ml::MlDetector*>(d.get())) {
+        ml->set_options(MlOptionsFrom(next));
+      }
     }
   });
+  ReloadModel(next);
   if (next.capture != config_.capture || next.flows != config_.flows ||
       next.sampling != config_.sampling || next.store != config_.store || next.api != config_.api ||
-      next.port_scan.enabled != config_.port_scan.enabled) {
+      next.port_scan.enabled != config_.port_scan.enabled ||
+      next.model.enabled != config_.model.enabled) {
     spdlog::warn(
-        "SIGHUP: capture, flows, sampling, store, api and port_scan.enabled changes "
-        "take effect at the next restart");
+        "SIGHUP: capture, flows, sampling, store, api, port_scan.enabled and model.enabled "
+        "changes take effect at the next restart");
   }
   config_.allowlist = next.allowlist;
   config_.log_level = next.log_level;
   config_.port_scan.distinct_ports = next.port_scan.distinct_ports;
   config_.port_scan.window = next.port_scan.window;
   spdlog::info("SIGHUP: reloaded {}", config_path_);
+}
+
+// SIGHUP: the bundle at model.path is loaded again (it may have been replaced in place) and
+// swapped in; flows in flight are classified by one bundle or the other, none is dropped.
+void Agent::ReloadModel(const config::Config& next) {
+  if (!models_) return;
+  models_->set_configured_path(next.model.path);
+  config_.model.path = next.model.path;
+  config_.model.anomalies = next.model.anomalies;
+  LoadModel(*models_, "", "SIGHUP");
 }
 
 int Agent::Run() {
@@ -351,6 +393,9 @@ AgentStatus Agent::Status() const {
   s.coverage_degraded = last_loss != 0 && WallNowNs() - last_loss < 60'000'000'000;
   s.stored_flows = store_->flow_count();
   s.active_blocks = blocks_ ? blocks_->List().size() : 0;
+  if (const auto model = models_ ? models_->active() : nullptr) {
+    s.active_model = model->bundle().name + " (" + model->bundle().checksum.substr(0, 12) + ")";
+  }
   return s;
 }
 

@@ -30,6 +30,9 @@ class StreamNotifier;
 namespace netguard::api {
 class ApiServer;
 }
+namespace netguard::detect::ml {
+class ModelSlot;
+}
 
 namespace netguard::app {
 
@@ -49,7 +52,7 @@ class Agent {
 
   /// Starts every part, serves until SIGINT/SIGTERM, then shuts down in order: stop the API,
   /// stop capture, flush flows, close the store; the blocklist stays pinned. Returns the exit
-  /// code. SIGHUP reloads the allowlist, log level and port-scan rule.
+  /// code. SIGHUP reloads the allowlist, log level, port-scan rule and model bundle.
   int Run();
 
   AgentStatus Status() const;
@@ -59,6 +62,7 @@ class Agent {
   void AddEbpfSteps();
   void AddPcapLiveSteps();
   void Reload();
+  void ReloadModel(const config::Config& next);
   bool pcap_live() const;
 
   config::Config config_;
@@ -76,6 +80,7 @@ class Agent {
   std::jthread pipeline_thread_;
   std::unique_ptr<pipeline::PcapLivePipeline> pcap_;  // capture.backend pcap-live
   std::unique_ptr<api::ApiServer> api_;               // started last, stopped first
+  std::shared_ptr<detect::ml::ModelSlot> models_;     // null when model.enabled is false
 };
 
 }  // namespace netguard::app

@@ -18,6 +18,8 @@ struct OfflineOptions {
   std::string alerts_json;  // alerts as JSON lines; empty = not written
   bool port_scan = true;    // run the port-scan rule
   detect::PortScanOptions port_scan_options;
+  std::string model;            // model bundle directory; empty = no ML detection
+  bool model_anomalies = true;  // K-Means anomaly alerts
 };
 
 /// What a run did.
@@ -32,7 +34,8 @@ struct OfflineSummary {
 
 /// Runs the pipeline over options.input. Every flow read before a corrupt record is still
 /// flushed, featurised and written. Throws std::runtime_error when the input cannot be opened
-/// (missing, not Ethernet) or an output cannot be written.
+/// (missing, not Ethernet), an output cannot be written or the model bundle is refused
+/// (detect::ml::BundleError).
 OfflineSummary RunOffline(const OfflineOptions& options);
 
 }  // namespace netguard::app

@@ -301,6 +301,21 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
                       c.port_scan.window = std::chrono::duration_cast<seconds>(
                           r.Duration(x, kk, seconds(1), kOneHour));
                     }}});
+          }},
+         {"model", [&](const YAML::Node& v, const std::string& k) {
+            r.Map(v, k,
+                  {{"enabled",
+                    [&](const YAML::Node& x, const std::string& kk) {
+                      c.model.enabled = r.Bool(x, kk);
+                    }},
+                   {"path",
+                    [&](const YAML::Node& x, const std::string& kk) {
+                      c.model.path = r.String(x, kk);
+                      if (c.model.path.empty()) r.Fail(x, kk, "must name a bundle directory");
+                    }},
+                   {"anomalies", [&](const YAML::Node& x, const std::string& kk) {
+                      c.model.anomalies = r.Bool(x, kk);
+                    }}});
           }}});
   if (c.flows.activity_timeout >= c.flows.active_timeout) {
     throw ConfigError(name, root["flows"] ? root["flows"].Mark().line + 1 : 0,

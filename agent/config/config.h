@@ -97,6 +97,14 @@ struct PortScanConfig {
   friend bool operator==(const PortScanConfig&, const PortScanConfig&) = default;
 };
 
+struct ModelConfig {
+  bool enabled = true;  // ML detection; without a usable bundle the agent runs on its rules
+  std::string path = "/usr/share/netguard/models/default";  // bundle directory (docs/models.md)
+  bool anomalies = true;  // K-Means: benign verdicts far from every benign centroid alert
+
+  friend bool operator==(const ModelConfig&, const ModelConfig&) = default;
+};
+
 struct Config {
   CaptureConfig capture;
   FlowConfig flows;
@@ -106,6 +114,7 @@ struct Config {
   std::vector<IpPrefix> allowlist;
   std::string log_level = "info";
   PortScanConfig port_scan;
+  ModelConfig model;
 
   friend bool operator==(const Config&, const Config&) = default;
 };

@@ -110,6 +110,7 @@ void ApiHarness::StartServer() {
   auto service = std::make_unique<api::NetGuardService>(
       [this] { return status_; }, *store_, blocks_.get(), notifier_,
       api::ServiceOptions{.stream_poll = std::chrono::milliseconds(50), .stream_batch = 4});
+  service->SetModelSlot(options_.models);
   server_ = std::make_unique<api::ApiServer>(config, std::move(service));
 }
 
