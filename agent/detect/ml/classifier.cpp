@@ -1,6 +1,7 @@
 #include "detect/ml/classifier.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -17,8 +18,7 @@ Booster LoadBooster(const Bundle& b, std::span<const char> bytes, const char* fi
 
 double Scaled(double x, double mean, double scale) {
   if (std::isnan(x)) return 0;  // missing: at the mean
-  const double v = std::copysign(std::log1p(std::fabs(x)), x);
-  return (v - mean) / scale;
+  return (SignedLog1p(static_cast<float>(x)) - mean) / scale;
 }
 
 }  // namespace
@@ -60,13 +60,17 @@ void Classifier::Gather(const features::FeatureVector& vector, float* row) const
 double Classifier::Distance(const float* row, size_t* nearest) const {
   const KMeansModel& km = bundle_.kmeans;
   const size_t d = num_features();
+  std::array<double, features::kFeatureCount> z;  // d <= kFeatureCount (validated names)
+  for (size_t j = 0; j < d; ++j) {
+    z[j] = row[j] == 0 ? -km.mean[j] / km.scale[j] : Scaled(row[j], km.mean[j], km.scale[j]);
+  }
   double best = std::numeric_limits<double>::infinity();
-  std::vector<double> z(d);
-  for (size_t j = 0; j < d; ++j) z[j] = Scaled(row[j], km.mean[j], km.scale[j]);
   for (size_t c = 0; c < km.k; ++c) {
     const double* centroid = &km.centroids[c * d];
     double sum = 0;
-    for (size_t j = 0; j < d; ++j) sum += (z[j] - centroid[j]) * (z[j] - centroid[j]);
+    for (size_t j = 0; j < d && sum < best; ++j) {
+      sum += (z[j] - centroid[j]) * (z[j] - centroid[j]);
+    }
     if (sum < best) {
       best = sum;
       if (nearest != nullptr) *nearest = c;
@@ -75,7 +79,8 @@ double Classifier::Distance(const float* row, size_t* nearest) const {
   return std::sqrt(best);
 }
 
-void Classifier::Classify(std::span<const float> rows, size_t n, std::vector<Verdict>& out) const {
+void Classifier::Classify(std::span<const float> rows, size_t n, std::vector<Verdict>& out,
+                          bool anomalies) const {
   const size_t d = num_features();
   out.assign(n, Verdict{});
   if (n == 0) return;
@@ -112,6 +117,10 @@ void Classifier::Classify(std::span<const float> rows, size_t n, std::vector<Ver
   for (size_t i = 0; i < n; ++i) {
     if (out[i].label != Verdict::kBenign) continue;
     Verdict& v = out[i];
+    if (!anomalies) {
+      v.score = 1 - v.gate_p;
+      continue;
+    }
     v.distance = static_cast<float>(Distance(&rows[i * d]));
     if (v.distance > bundle_.kmeans.threshold) {
       v.label = Verdict::kAnomaly;

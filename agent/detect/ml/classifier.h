@@ -63,8 +63,10 @@ class Classifier {
   /// order, as floats; +-Infinity become NaN (missing), as in training.
   void Gather(const features::FeatureVector& vector, float* row) const;
 
-  /// Classifies `n` rows (row-major, num_features() columns) into `out` (resized to n).
-  void Classify(std::span<const float> rows, size_t n, std::vector<Verdict>& out) const;
+  /// Classifies `n` rows (row-major, num_features() columns) into `out` (resized to n). Without
+  /// `anomalies`, benign verdicts skip the K-Means distance (and are never kAnomaly).
+  void Classify(std::span<const float> rows, size_t n, std::vector<Verdict>& out,
+                bool anomalies = true) const;
 
   /// The `k` features that pushed one row toward its verdict, largest first: XGBoost SHAP
   /// contributions of the multiclass model to the verdict's class (gate for a gate-only

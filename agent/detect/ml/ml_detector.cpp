@@ -28,29 +28,38 @@ void MlDetector::Flush(AlertSink& sink) {
   const size_t n = pending_.size(), d = model->num_features();
   rows_.resize(n * d);
   for (size_t i = 0; i < n; ++i) model->Gather(pending_[i].features, &rows_[i * d]);
-  model->Classify(rows_, n, verdicts_);
+  model->Classify(rows_, n, verdicts_, options_.anomalies);
   classified_ += n;
+  size_t explained = 0;
   for (size_t i = 0; i < n; ++i) {
     const Verdict& v = verdicts_[i];
     if (v.label == Verdict::kBenign || (v.label == Verdict::kAnomaly && !options_.anomalies)) {
       continue;
     }
-    EmitAlert(*model, pending_[i], &rows_[i * d], v, sink);
+    const bool explain = explained < options_.max_evidence_per_batch;
+    explained += explain ? 1 : 0;
+    EmitAlert(*model, pending_[i], &rows_[i * d], v, explain, sink);
   }
   pending_.clear();
 }
 
 void MlDetector::EmitAlert(const Classifier& model, const Pending& p, const float* row,
-                           const Verdict& v, AlertSink& sink) const {
+                           const Verdict& v, bool explain, AlertSink& sink) const {
   const Bundle& b = model.bundle();
   nlohmann::json top = nlohmann::json::array();
-  for (const Contribution& c : model.Explain(row, v, options_.top_features)) {
+  // SHAP contributions cost one more prediction per alert (none when top_features is 0)
+  const std::vector<Contribution> contributions = explain && options_.top_features > 0
+                                                      ? model.Explain(row, v, options_.top_features)
+                                                      : std::vector<Contribution>{};
+  for (const Contribution& c : contributions) {
     top.push_back({{"feature", c.feature}, {"value", c.value}, {"contribution", c.contribution}});
   }
   nlohmann::json evidence = {{"model", b.name},
                              {"model_checksum", b.checksum.substr(0, 16)},
                              {"gate_p", v.gate_p},
                              {"top_features", top}};
+  if (!explain)
+    evidence["evidence_skipped"] = "more alerts in this batch than max_evidence_per_batch";
   if (v.label >= 0) {
     evidence["class_p"] = v.class_p;
     evidence["class_threshold"] = b.classes[static_cast<size_t>(v.label)].threshold;

@@ -20,7 +20,10 @@ namespace netguard::detect::ml {
 struct MlOptions {
   bool anomalies = true;    // raise Anomaly alerts from K-Means
   size_t max_batch = 1024;  // classify as soon as this many flows wait
-  size_t top_features = 5;  // evidence: contributing features per alert
+  size_t top_features = 5;  // evidence: contributing features per alert (0: none)
+  // Alerts per batch that get SHAP evidence (one more prediction each, ~0.1-1 ms): a flood of
+  // alerts must not stall the pipeline. The others say "evidence_skipped".
+  size_t max_evidence_per_batch = 64;
 };
 
 /// Classifies with whatever bundle `slot` holds when a batch runs (none: flows pass unjudged).
@@ -44,7 +47,7 @@ class MlDetector final : public Detector {
     features::FeatureVector features;
   };
   void EmitAlert(const Classifier& model, const Pending& p, const float* row, const Verdict& v,
-                 AlertSink& sink) const;
+                 bool explain, AlertSink& sink) const;
 
   std::shared_ptr<ModelSlot> slot_;
   MlOptions options_;
