@@ -86,13 +86,15 @@ void Classifier::Classify(std::span<const float> rows, size_t n, std::vector<Ver
   if (n == 0) return;
   const std::span<const float> gate = gate_.Predict(rows.data(), n, d, PredictKind::kValue);
   // Rows past the gate go to the multiclass model together, the others to K-Means.
-  std::vector<float> attack_rows;
-  std::vector<size_t> attack_index;
+  // Reused per thread: a batch allocates nothing once the buffers have grown.
+  thread_local std::vector<float> attack_rows;
+  thread_local std::vector<size_t> attack_index;
+  attack_rows.clear();
+  attack_index.clear();
   for (size_t i = 0; i < n; ++i) {
     out[i].gate_p = gate[i];
     if (gate[i] >= bundle_.gate_threshold) {
-      attack_rows.insert(attack_rows.end(), rows.begin() + static_cast<std::ptrdiff_t>(i * d),
-                         rows.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
+      attack_rows.insert(attack_rows.end(), &rows[i * d], &rows[i * d] + d);
       attack_index.push_back(i);
     }
   }

@@ -34,6 +34,8 @@ class DMatrix {
   DMatrix(const DMatrix&) = delete;
   DMatrix& operator=(const DMatrix&) = delete;
   DMatrixHandle get() const { return handle_; }
+  /// Per-row training weights (one per row).
+  void SetWeights(std::span<const float> weights) const;
   size_t rows() const { return rows_; }
 
  private:
