@@ -30,35 +30,47 @@ void MlDetector::Flush(AlertSink& sink) {
   for (size_t i = 0; i < n; ++i) model->Gather(pending_[i].features, &rows_[i * d]);
   model->Classify(rows_, n, verdicts_, options_.anomalies);
   classified_ += n;
-  size_t explained = 0;
+  // Evidence for the first max_evidence_per_batch alerts, computed together.
+  std::vector<float> explain_rows;
+  std::vector<Verdict> explain_verdicts;
+  std::vector<size_t> alerting;
   for (size_t i = 0; i < n; ++i) {
     const Verdict& v = verdicts_[i];
     if (v.label == Verdict::kBenign || (v.label == Verdict::kAnomaly && !options_.anomalies)) {
       continue;
     }
-    const bool explain = explained < options_.max_evidence_per_batch;
-    explained += explain ? 1 : 0;
-    EmitAlert(*model, pending_[i], &rows_[i * d], v, explain, sink);
+    alerting.push_back(i);
+    if (options_.top_features > 0 && explain_verdicts.size() < options_.max_evidence_per_batch) {
+      explain_rows.insert(explain_rows.end(), &rows_[i * d], &rows_[i * d] + d);
+      explain_verdicts.push_back(v);
+    }
+  }
+  const std::vector<std::vector<Contribution>> evidence =
+      explain_verdicts.empty()
+          ? std::vector<std::vector<Contribution>>{}
+          : model->ExplainBatch(explain_rows, explain_verdicts, options_.top_features);
+  for (size_t a = 0; a < alerting.size(); ++a) {
+    const size_t i = alerting[a];
+    EmitAlert(*model, pending_[i], verdicts_[i], a < evidence.size() ? &evidence[a] : nullptr,
+              sink);
   }
   pending_.clear();
 }
 
-void MlDetector::EmitAlert(const Classifier& model, const Pending& p, const float* row,
-                           const Verdict& v, bool explain, AlertSink& sink) const {
+void MlDetector::EmitAlert(const Classifier& model, const Pending& p, const Verdict& v,
+                           const std::vector<Contribution>* contributions, AlertSink& sink) const {
   const Bundle& b = model.bundle();
   nlohmann::json top = nlohmann::json::array();
-  // SHAP contributions cost one more prediction per alert (none when top_features is 0)
-  const std::vector<Contribution> contributions = explain && options_.top_features > 0
-                                                      ? model.Explain(row, v, options_.top_features)
-                                                      : std::vector<Contribution>{};
-  for (const Contribution& c : contributions) {
-    top.push_back({{"feature", c.feature}, {"value", c.value}, {"contribution", c.contribution}});
+  if (contributions != nullptr) {
+    for (const Contribution& c : *contributions) {
+      top.push_back({{"feature", c.feature}, {"value", c.value}, {"contribution", c.contribution}});
+    }
   }
   nlohmann::json evidence = {{"model", b.name},
                              {"model_checksum", b.checksum.substr(0, 16)},
                              {"gate_p", v.gate_p},
                              {"top_features", top}};
-  if (!explain)
+  if (contributions == nullptr && options_.top_features > 0)
     evidence["evidence_skipped"] = "more alerts in this batch than max_evidence_per_batch";
   if (v.label >= 0) {
     evidence["class_p"] = v.class_p;

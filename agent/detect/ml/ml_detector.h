@@ -21,8 +21,8 @@ struct MlOptions {
   bool anomalies = true;    // raise Anomaly alerts from K-Means
   size_t max_batch = 1024;  // classify as soon as this many flows wait
   size_t top_features = 5;  // evidence: contributing features per alert (0: none)
-  // Alerts per batch that get SHAP evidence (one more prediction each, ~0.1-1 ms): a flood of
-  // alerts must not stall the pipeline. The others say "evidence_skipped".
+  // Alerts per batch that get SHAP evidence (computed in one call per batch, tens of us each):
+  // a flood of alerts must not stall the pipeline. The others say "evidence_skipped".
   size_t max_evidence_per_batch = 64;
 };
 
@@ -46,8 +46,8 @@ class MlDetector final : public Detector {
     FlowRecord flow;
     features::FeatureVector features;
   };
-  void EmitAlert(const Classifier& model, const Pending& p, const float* row, const Verdict& v,
-                 bool explain, AlertSink& sink) const;
+  void EmitAlert(const Classifier& model, const Pending& p, const Verdict& v,
+                 const std::vector<Contribution>* contributions, AlertSink& sink) const;
 
   std::shared_ptr<ModelSlot> slot_;
   MlOptions options_;
