@@ -225,6 +225,24 @@ TEST_F(MlBundleTest, DetectorEmitsClassTechniqueAndEvidence) {
             evidence["top_features"][1]["contribution"].get<double>());
 }
 
+TEST_F(MlBundleTest, RepeatedAlertsAreCountedNotRepeated) {
+  auto slot = std::make_shared<ModelSlot>(features::FeatureMode::kCorrected, dir_->str());
+  slot->Load();
+  MlDetector detector(slot, {.repeat_window = std::chrono::seconds(60)});
+  Collector sink;
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 5; ++i) detector.OnFlowEnd(SyntheticFlow(FlowKind::kBruteForce, rng), sink);
+  detector.Flush(sink);
+  ASSERT_EQ(sink.alerts.size(), 1u);  // same source, destination and class
+  EXPECT_EQ(detector.suppressed(), 4u);
+  FlowRecord later = SyntheticFlow(FlowKind::kBruteForce, rng);
+  later.end_ns += 61'000'000'000;  // past the window
+  detector.OnFlowEnd(later, sink);
+  detector.Flush(sink);
+  ASSERT_EQ(sink.alerts.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(sink.alerts[1].evidence_json)["similar_flows"], 4);
+}
+
 TEST_F(MlBundleTest, FarBenignFlowIsAnAnomaly) {
   const auto model = LoadClassifier(dir_->str(), features::FeatureMode::kCorrected);
   std::mt19937_64 rng(3);
