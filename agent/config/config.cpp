@@ -304,10 +304,8 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
           }},
          {"model", [&](const YAML::Node& v, const std::string& k) {
             r.Map(v, k,
-                  {{"enabled",
-                    [&](const YAML::Node& x, const std::string& kk) {
-                      c.model.enabled = r.Bool(x, kk);
-                    }},
+                  {{"enabled", [&](const YAML::Node& x,
+                                   const std::string& kk) { c.model.enabled = r.Bool(x, kk); }},
                    {"path",
                     [&](const YAML::Node& x, const std::string& kk) {
                       c.model.path = r.String(x, kk);

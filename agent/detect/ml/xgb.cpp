@@ -104,7 +104,7 @@ std::span<const float> Booster::Predict(const float* values, size_t rows, size_t
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* out = nullptr;
-  if (kind == PredictKind::kContributions || kind == PredictKind::kApproxContributions) {
+  if (kind == PredictKind::kContributions) {
     // Inplace prediction has no contributions (1.7): through a DMatrix, one per call.
     const DMatrix m(std::span<const float>(values, rows * cols), rows, cols);
     XgbCheck(XGBoosterPredictFromDMatrix(handle_, m.get(), config.c_str(), &shape, &dim, &out),

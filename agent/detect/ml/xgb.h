@@ -48,7 +48,6 @@ enum class PredictKind : int {
   kValue = 0,                // probabilities (logistic / softprob)
   kMargin = 1,               // untransformed sums of the trees
   kContributions = 2,        // SHAP values per feature, then the bias, per output group
-  kApproxContributions = 3,  // Saabas: path attributions, same shape, much cheaper
 };
 
 /// One booster (model). Not copyable; movable.
