@@ -20,6 +20,7 @@ namespace {
 // Exit codes: 0 done, 1 the capture is truncated or corrupt (outputs hold everything read
 // before the bad record), 2 the input or an output cannot be opened.
 int RunOffline(netguard::app::OfflineOptions options, const netguard::config::Config& config) {
+  options.model_anomalies = config.model.anomalies;
   try {
     options.rule_set = netguard::app::RuleSetFrom(config);
     options.engine = netguard::app::EngineOptionsFrom(config);
@@ -86,6 +87,11 @@ int main(int argc, char** argv) {
       ->needs(read);
   cli.add_option("--alerts-json", offline.alerts_json,
                  "With --read: write alerts as JSON lines to this file")
+      ->needs(read);
+  cli.add_option("--model", offline.model,
+                 "With --read: classify flows with this model bundle directory (its feature "
+                 "mode must equal --features)")
+      ->check(CLI::ExistingDirectory)
       ->needs(read);
 #ifndef NETGUARD_OFFLINE_ONLY
   cli.set_version_flag("--version", netguard::app::kVersion);

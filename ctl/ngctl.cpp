@@ -14,6 +14,7 @@
 #include "client.h"
 #include "commands.h"
 #include "rules_command.h"
+#include "model_command.h"
 #include "time_text.h"
 
 namespace {
@@ -151,6 +152,13 @@ int main(int argc, char** argv) {
       app.add_subcommand("countries", "Country of each address (the agent's GeoIP database)");
   countries->add_option("ADDRESS", country_addresses, "IPv4 or IPv6 addresses")->required();
 
+  CLI::App* model = app.add_subcommand("model", "The active model bundle and its metrics");
+  model->add_subcommand("show", "Bundle, per-class held-out metrics, top features (default)");
+  std::string model_path;
+  CLI::App* model_reload =
+      model->add_subcommand("reload", "Load a bundle (default: the configured model.path)");
+  model_reload->add_option("PATH", model_path, "Bundle directory, as the agent sees it");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -190,6 +198,10 @@ int main(int argc, char** argv) {
       return RunAck(client, format, ack_id, verdict);
     }
     if (*ip) return RunIp(client, format, ip_address, ip_limit);
+    if (*model) {
+      return *model_reload ? netguard::ctl::RunModelReload(client, format, model_path)
+                           : netguard::ctl::RunModelShow(client, format);
+    }
   } catch (const CommandError& e) {
     std::cout.flush();
     std::cerr << e.what() << std::endl;

@@ -23,6 +23,8 @@ PACKAGES=(
   dpkg-dev fakeroot rpm systemd
   # ML: ngtrain and the agent's classifier (XGBoost C API)
   libxgboost-dev
+  # model bundles: SHA-256 of the model files (libcrypto)
+  libssl-dev
   # lab (tests/lab): real services in the victim namespace and real attack tools
   nginx-light openssh-server sshpass dnsmasq-base vsftpd lftp iperf3 dnsutils wget
   hping3 hydra slowhttptest sqlmap netsniff-ng tcpreplay fcgiwrap

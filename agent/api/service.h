@@ -30,6 +30,9 @@ class RulesEngine;
 namespace netguard::geo {
 class CountryLookup;
 }
+namespace netguard::detect::ml {
+class ModelSlot;
+}
 
 namespace netguard::api {
 
@@ -127,6 +130,17 @@ class NetGuardService final : public v1::NetGuard::Service {
   grpc::Status ReloadRules(grpc::ServerContext* context, const v1::ReloadRulesRequest* request,
                            v1::ListRulesResponse* response) override;
 
+  /// The agent's model slot (null: model detection disabled). Call before serving.
+  void SetModelSlot(std::shared_ptr<detect::ml::ModelSlot> slot) { models_ = std::move(slot); }
+  /// The active bundle with its held-out metrics, or loaded=false and why (service_model.cpp).
+  grpc::Status GetModel(grpc::ServerContext* context, const v1::GetModelRequest* request,
+                        v1::ModelInfo* response) override;
+  /// Loads request.path (empty: model.path) and swaps it in without dropping flows;
+  /// FAILED_PRECONDITION naming the file and the problem when the bundle is refused (the active
+  /// bundle stays) or model detection is disabled.
+  grpc::Status ReloadModel(grpc::ServerContext* context, const v1::ReloadModelRequest* request,
+                           v1::ModelInfo* response) override;
+
  private:
   // Why a stream loop should stop now, or OK to go on.
   grpc::Status StreamShouldEnd(grpc::ServerContext* context) const;
@@ -142,6 +156,7 @@ class NetGuardService final : public v1::NetGuard::Service {
   std::shared_ptr<const geo::CountryLookup> countries_;
   detect::rules::RulesEngine* rules_ = nullptr;
   std::function<std::string()> reload_rules_;
+  std::shared_ptr<detect::ml::ModelSlot> models_;
 };
 
 }  // namespace netguard::api

@@ -15,6 +15,8 @@
 #include "capture/ebpf_dataplane.h"
 #include "common/clock.h"
 #include "detect/rules/engine.h"
+#include "detect/ml/ml_detector.h"
+#include "detect/ml/model_slot.h"
 #include "features/features.h"
 #include "geo/country_lookup.h"
 #include "pipeline/flow_pipeline.h"
@@ -29,6 +31,24 @@ namespace netguard::app {
 const char kVersion[] = "0.1.0";
 
 namespace {
+
+detect::ml::MlOptions MlOptionsFrom(const config::Config& c) {
+  return {.anomalies = c.model.anomalies};
+}
+
+// Loads a bundle into the slot; a failure is logged and the active bundle (or the rules alone)
+// stays in charge.
+void LoadModel(detect::ml::ModelSlot& slot, const std::string& path, const char* when) {
+  try {
+    const auto model = slot.Load(path);
+    const detect::ml::Bundle& b = model->bundle();
+    spdlog::info("{}: model bundle {} from {} ({} features, {} classes, held-out macro-F1 {:.4f})",
+                 when, b.name, b.path, b.features.size(), b.classes.size(), b.metrics.macro_f1);
+  } catch (const std::exception& e) {
+    spdlog::error("{}: model bundle not loaded, {}: {}", when,
+                  slot.active() ? "keeping the active bundle" : "running on rules only", e.what());
+  }
+}
 
 bool Cic2017(const config::Config& c) {
   return features::ParseFeatureMode(c.flows.feature_mode) == features::FeatureMode::kCic2017;
@@ -128,6 +148,13 @@ void Agent::BuildSteps() {
                           rules->source().empty() ? "the built-in defaults" : rules->source());
              sink_->AddDetector(std::move(rules));
              if (Cic2017(c)) spdlog::info("flow lifecycle: cic2017 feature mode");
+             if (c.model.enabled) {
+               models_ = std::make_shared<detect::ml::ModelSlot>(
+                   *features::ParseFeatureMode(c.flows.feature_mode), c.model.path);
+               LoadModel(*models_, "", "start");
+               sink_->AddDetector(
+                   std::make_unique<detect::ml::MlDetector>(models_, MlOptionsFrom(c)));
+             }
            },
        // After capture stopped and the last flows were stored.
        .down =
@@ -154,6 +181,7 @@ void Agent::BuildSteps() {
                       service->set_country_lookup(std::make_shared<geo::CountryLookup>(
                           c.geoip.database, c.geoip.database_v6));
                       service->set_rules(rules_, [this] { return ReloadRules(); });
+                      service->SetModelSlot(models_);
                       api_ = std::make_unique<api::ApiServer>(c.api, std::move(service));
                     },
                 .down = [this] { api_.reset(); },
@@ -287,12 +315,21 @@ void Agent::Reload() {
   spdlog::set_level(spdlog::level::from_str(next.log_level));
   // The allowlist key and files, to the block manager too (it is built whenever blocks_ is).
   if (response_) response_->Reload(next);
+  sink_->WithDetectors([&](auto& detectors) {
+    for (auto& d : detectors) {
+      if (auto* ml = dynamic_cast<detect::ml::MlDetector*>(d.get())) {
+        ml->set_options(MlOptionsFrom(next));
+      }
+    }
+  });
+  ReloadModel(next);
   if (next.capture != config_.capture || next.flows != config_.flows ||
       next.sampling != config_.sampling || next.store != config_.store || next.api != config_.api ||
-      next.rules.max_keys_per_rule != config_.rules.max_keys_per_rule) {
+      next.rules.max_keys_per_rule != config_.rules.max_keys_per_rule ||
+      next.model.enabled != config_.model.enabled) {
     spdlog::warn(
-        "SIGHUP: capture, flows, sampling, store, api and rules.max_keys_per_rule changes "
-        "take effect at the next restart");
+        "SIGHUP: capture, flows, sampling, store, api, rules.max_keys_per_rule and model.enabled "
+        "changes take effect at the next restart");
   }
   if (next.http != config_.http || next.geoip != config_.geoip) {
     spdlog::warn("SIGHUP: http and geoip changes take effect at the next restart");
@@ -326,6 +363,16 @@ std::string Agent::ReloadRules() {
   rules_->Replace(std::move(set));
   spdlog::info("rules: reloaded {} from {}", n, source);
   return source;
+}
+
+// SIGHUP: the bundle at model.path is loaded again (it may have been replaced in place) and
+// swapped in; flows in flight are classified by one bundle or the other, none is dropped.
+void Agent::ReloadModel(const config::Config& next) {
+  if (!models_) return;
+  models_->set_configured_path(next.model.path);
+  config_.model.path = next.model.path;
+  config_.model.anomalies = next.model.anomalies;
+  LoadModel(*models_, "", "SIGHUP");
 }
 
 int Agent::Run() {
@@ -411,6 +458,9 @@ AgentStatus Agent::Status() const {
     for (const respond::BlockView& b : blocks_->List()) s.active_blocks += !b.record.dry_run;
   }
   if (response_) response_->AppendCounters(s.counters);
+  if (const auto model = models_ ? models_->active() : nullptr) {
+    s.active_model = model->bundle().name + " (" + model->bundle().checksum.substr(0, 12) + ")";
+  }
   return s;
 }
 

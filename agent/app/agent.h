@@ -38,6 +38,9 @@ class ResponseSetup;
 namespace netguard::detect::rules {
 class RulesEngine;
 }
+namespace netguard::detect::ml {
+class ModelSlot;
+}
 
 namespace netguard::app {
 
@@ -57,7 +60,7 @@ class Agent {
 
   /// Starts every part, serves until SIGINT/SIGTERM, then shuts down in order: stop the API,
   /// stop capture, flush flows, close the store; the blocklist stays pinned. Returns the exit
-  /// code. SIGHUP reloads the allowlist, log level, port-scan rule, reputation and response.
+  /// code. SIGHUP reloads the allowlist, log level, rules, reputation, response and model bundle.
   int Run();
 
   AgentStatus Status() const;
@@ -71,6 +74,7 @@ class Agent {
   /// Re-reads the rule set (rules file, port_scan alias) into the engine; returns its source.
   /// Throws detect::rules::RulesError: the running rules stay.
   std::string ReloadRules();
+  void ReloadModel(const config::Config& next);
   bool pcap_live() const;
 
   config::Config config_;
@@ -92,6 +96,7 @@ class Agent {
   std::unique_ptr<api::ApiServer> api_;               // started last, stopped first
   std::unique_ptr<ResponseSetup> response_;           // reputation and auto-block policy
   std::unique_ptr<api::HttpApi> http_;                // the HTTP face of api_, after it
+  std::shared_ptr<detect::ml::ModelSlot> models_;     // null when model.enabled is false
 };
 
 }  // namespace netguard::app

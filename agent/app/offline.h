@@ -20,6 +20,8 @@ struct OfflineOptions {
   bool rules = true;        // run the rules engine
   detect::rules::RuleSet rule_set = detect::rules::DefaultRuleSet();
   detect::rules::EngineOptions engine;
+  std::string model;            // model bundle directory; empty = no ML detection
+  bool model_anomalies = true;  // K-Means anomaly alerts
 };
 
 /// What a run did.
@@ -34,7 +36,8 @@ struct OfflineSummary {
 
 /// Runs the pipeline over options.input. Every flow read before a corrupt record is still
 /// flushed, featurised and written. Throws std::runtime_error when the input cannot be opened
-/// (missing, not Ethernet) or an output cannot be written.
+/// (missing, not Ethernet), an output cannot be written or the model bundle is refused
+/// (detect::ml::BundleError).
 OfflineSummary RunOffline(const OfflineOptions& options);
 
 }  // namespace netguard::app

@@ -459,6 +459,19 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
                       c.rules.max_keys_per_rule =
                           static_cast<uint32_t>(r.UInt(x, kk, 100, 10000000));
                     }}});
+          }},
+         {"model", [&](const YAML::Node& v, const std::string& k) {
+            r.Map(v, k,
+                  {{"enabled", [&](const YAML::Node& x,
+                                   const std::string& kk) { c.model.enabled = r.Bool(x, kk); }},
+                   {"path",
+                    [&](const YAML::Node& x, const std::string& kk) {
+                      c.model.path = r.String(x, kk);
+                      if (c.model.path.empty()) r.Fail(x, kk, "must name a bundle directory");
+                    }},
+                   {"anomalies", [&](const YAML::Node& x, const std::string& kk) {
+                      c.model.anomalies = r.Bool(x, kk);
+                    }}});
           }}});
   if (c.flows.activity_timeout >= c.flows.active_timeout) {
     throw ConfigError(name, root["flows"] ? root["flows"].Mark().line + 1 : 0,

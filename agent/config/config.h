@@ -168,6 +168,14 @@ struct GeoIpConfig {
   friend bool operator==(const GeoIpConfig&, const GeoIpConfig&) = default;
 };
 
+struct ModelConfig {
+  bool enabled = true;  // ML detection; without a usable bundle the agent runs on its rules
+  std::string path = "/usr/share/netguard/models/default";  // bundle directory (docs/models.md)
+  bool anomalies = true;  // K-Means: benign verdicts far from every benign centroid alert
+
+  friend bool operator==(const ModelConfig&, const ModelConfig&) = default;
+};
+
 struct Config {
   CaptureConfig capture;
   FlowConfig flows;
@@ -182,6 +190,7 @@ struct Config {
   HttpConfig http;
   GeoIpConfig geoip;
   RulesConfig rules;
+  ModelConfig model;
 
   friend bool operator==(const Config&, const Config&) = default;
 };

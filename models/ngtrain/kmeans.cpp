@@ -11,7 +11,7 @@ namespace {
 
 double Signed(double x) {
   return std::isnan(x) ? std::numeric_limits<double>::quiet_NaN()
-                       : std::copysign(std::log1p(std::fabs(x)), x);
+                       : detect::ml::SignedLog1p(static_cast<float>(x));
 }
 
 // The scaled rows (n x d), NaN at 0 (the mean).

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "csv_import.h"
 #include "dataset.h"
 #include "detect/ml/bundle.h"
+#include "detect/ml/classifier.h"
 #include "detect/ml/xgb.h"
 #include "label_map.h"
 #include "trainer.h"
@@ -63,6 +65,44 @@ void PrintCounts(const char* what, const ngtrain::Dataset& ds) {
   std::fprintf(stderr, "\n");
   for (const auto& [label, n] : ds.dropped) {
     std::fprintf(stderr, "  dropped %zu rows labelled %s\n", n, label.c_str());
+  }
+}
+
+ngtrain::AssembleOptions HeldOptions(const ngtrain::Dataset& train) {
+  return {.features = train.features, .exclude = {}, .classes = train.classes, .min_class_rows = 0};
+}
+
+// Held-out recall per file (one labelled run each) and its most frequent wrong verdict: which
+// runs the model does not generalise to.
+void PrintPerFile(const detect::ml::Bundle& bundle, const std::vector<ngtrain::CsvTable>& tables,
+                  const ngtrain::LabelMap& map, const ngtrain::Dataset& train) {
+  const detect::ml::Classifier model(bundle);
+  std::printf("held-out recall per file\n");
+  for (const ngtrain::CsvTable& t : tables) {
+    const ngtrain::Dataset ds = ngtrain::Assemble({t}, map, HeldOptions(train));
+    std::vector<detect::ml::Verdict> verdicts;
+    model.Classify(ds.rows.x, ds.rows.size(), verdicts);
+    std::map<int, size_t> wrong;
+    size_t right = 0;
+    for (size_t i = 0; i < verdicts.size(); ++i) {
+      const int got = verdicts[i].label >= 0 ? verdicts[i].label + 1 : 0;
+      if (got == ds.rows.y[i]) {
+        ++right;
+      } else {
+        wrong[got]++;
+      }
+    }
+    const auto worst =
+        std::max_element(wrong.begin(), wrong.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
+    std::printf("  %-40s %6zu rows  %6.1f%%", std::filesystem::path(t.path).filename().c_str(),
+                verdicts.size(), verdicts.empty() ? 100.0 : 100.0 * right / verdicts.size());
+    if (worst != wrong.end()) {
+      std::printf("  (most often %s: %zu)",
+                  worst->first == 0 ? "BENIGN" : bundle.classes[worst->first - 1].name.c_str(),
+                  worst->second);
+    }
+    std::printf("\n");
   }
 }
 
@@ -124,6 +164,12 @@ int main(int argc, char** argv) {
   cli.add_option("--max-benign-fpr", options.max_benign_fpr,
                  "Validation benign false-positive rate the gate threshold must keep")
       ->check(CLI::Range(0.0, 1.0));
+  bool no_balance = false, keep_port = false;
+  cli.add_flag("--no-balance", no_balance,
+               "Do not weight rows so that every class counts the same (the default balances)");
+  cli.add_flag("--keep-port", keep_port,
+               "Use Destination Port as a feature (left out by default: which service a flow "
+               "talks to says little about whether it attacks, and models learn the data's ports)");
   cli.add_option("--min-class-rows", assemble.min_class_rows,
                  "Classes with fewer rows are dropped");
   CLI11_PARSE(cli, argc, argv);
@@ -131,6 +177,8 @@ int main(int argc, char** argv) {
   options.test_fraction = test_fraction;
   options.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   assemble.exclude = exclude;
+  options.balance = !no_balance;
+  if (!keep_port) assemble.exclude.push_back("Destination Port");
 
   try {
     const ngtrain::LabelMap map = ngtrain::LabelMap::Load(label_map_path);
@@ -138,15 +186,13 @@ int main(int argc, char** argv) {
     const ngtrain::Dataset train = ngtrain::Assemble(ReadAll(csv, data), map, assemble);
     PrintCounts("training rows", train);
     ngtrain::LabelledRows fit, test;
+    std::vector<ngtrain::CsvTable> held_tables;
     if (holdout.empty()) {
       ngtrain::StratifiedSplit(train.rows, test_fraction, options.seed, fit, test);
     } else {
       fit = train.rows;
-      const ngtrain::Dataset held = ngtrain::Assemble(ReadAll(holdout, holdout_data), map,
-                                                      {.features = train.features,
-                                                       .exclude = {},
-                                                       .classes = train.classes,
-                                                       .min_class_rows = 0});
+      held_tables = ReadAll(holdout, holdout_data);
+      const ngtrain::Dataset held = ngtrain::Assemble(held_tables, map, HeldOptions(train));
       PrintCounts("held-out rows", held);
       test = held.rows;
     }
@@ -177,11 +223,13 @@ int main(int argc, char** argv) {
           {"anomaly_percentile", options.anomaly_percentile},
           {"validation_fraction", options.validation_fraction},
           {"max_benign_fpr", options.max_benign_fpr},
+          {"balance", options.balance},
           {"excluded_features",
            exclude}}}}.dump();
     detect::ml::WriteBundle(bundle, out);
     detect::ml::LoadBundle(out);  // what was written reads back
     PrintMetrics(bundle);
+    if (!held_tables.empty()) PrintPerFile(bundle, held_tables, map, train);
     std::printf("bundle written to %s (checksum %s)\n", out.c_str(), bundle.checksum.c_str());
     return 0;
   } catch (const std::exception& e) {

@@ -80,6 +80,18 @@ double FitTemperature(const std::vector<float>& margins, const std::vector<int>&
   return std::exp((lo + hi) / 2);
 }
 
+// Weights that give every label the same total: n / (labels * rows of the label).
+std::vector<float> BalancedWeights(const std::vector<float>& labels) {
+  std::map<float, size_t> count;
+  for (float y : labels) count[y]++;
+  std::vector<float> w;
+  for (float y : labels) {
+    w.push_back(static_cast<float>(static_cast<double>(labels.size()) /
+                                   static_cast<double>(count.size() * count[y])));
+  }
+  return w;
+}
+
 std::vector<float> Subset(const LabelledRows& rows, const std::vector<size_t>& index) {
   std::vector<float> out;
   out.reserve(index.size() * rows.d);
@@ -153,6 +165,7 @@ void Train(const LabelledRows& all_train, const LabelledRows& test, const TrainO
   for (size_t i = 0; i < train.size(); ++i) gate_train_y[i] = train.y[i] > 0 ? 1.f : 0.f;
   for (size_t i = 0; i < valid.size(); ++i) gate_valid_y[i] = valid.y[i] > 0 ? 1.f : 0.f;
   const DMatrix gate_train(train.x, train.size(), d, gate_train_y);
+  if (o.balance) gate_train.SetWeights(BalancedWeights(gate_train_y));
   const DMatrix gate_valid(valid.x, valid.size(), d, gate_valid_y);
   Booster gate = Fit("gate", gate_train, gate_valid,
                      {{"objective", "binary:logistic"}, {"eval_metric", "logloss"}}, o);
@@ -173,6 +186,7 @@ void Train(const LabelledRows& all_train, const LabelledRows& test, const TrainO
   const std::vector<float> mc_train_x = Subset(train, train_attacks);
   const std::vector<float> mc_valid_x = Subset(valid, valid_attacks);
   const DMatrix mc_train(mc_train_x, train_attacks.size(), d, mc_train_y);
+  if (o.balance) mc_train.SetWeights(BalancedWeights(mc_train_y));
   const DMatrix mc_valid(mc_valid_x, valid_attacks.size(), d, mc_valid_y);
   Booster multiclass = Fit("multiclass", mc_train, mc_valid,
                            {{"objective", "multi:softprob"},

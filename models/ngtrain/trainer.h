@@ -29,13 +29,14 @@ struct TrainOptions {
   uint64_t seed = 1;
   double test_fraction = 0.2;        // held out when no holdout set is given
   double validation_fraction = 0.2;  // of the rest: calibration and thresholds only
-  int rounds = 100;                  // boosting rounds per model (multiclass: per class)
-  int max_depth = 6;
+  int rounds = 60;                   // boosting rounds per model (multiclass: per class)
+  int max_depth = 4;                 // shallow trees: smoother, smaller (the shipped bundle < 1 MB)
   double eta = 0.3;
   int threads = 1;                   // fixed for determinism
   size_t clusters = 8;               // K-Means k
   double anomaly_percentile = 99.5;  // of benign distances
   double max_benign_fpr = 1e-3;      // the gate threshold keeps validation FPR under this
+  bool balance = true;               // weight rows so every class counts the same in training
   std::function<void(const std::string&)> progress;  // one line per step; may be empty
 };
 

@@ -111,6 +111,7 @@ void ApiHarness::StartServer() {
       [this] { return status_; }, *store_, blocks_.get(), notifier_,
       api::ServiceOptions{.stream_poll = std::chrono::milliseconds(50), .stream_batch = 4});
   service->set_reputation(reputation_);
+  service->SetModelSlot(options_.models);
   server_ = std::make_unique<api::ApiServer>(config, std::move(service));
 }
 

@@ -23,6 +23,10 @@
 #include "respond/reputation.h"
 #include "store/store.h"
 
+namespace netguard::detect::ml {
+class ModelSlot;
+}
+
 namespace netguard::testing {
 
 /// A temporary directory, removed with its contents.
@@ -62,6 +66,7 @@ struct HarnessOptions {
   std::vector<IpPrefix> allowlist{};
   std::string socket_group{};  // empty: no chown
   std::optional<config::TcpListenerConfig> tcp{};
+  std::shared_ptr<detect::ml::ModelSlot> models{};  // the model RPCs' slot (null: disabled)
 };
 
 /// The store, notifier, block manager and a running ApiServer.

@@ -128,5 +128,17 @@ TEST(ConfigTest, HttpAndGeoipSections) {
   EXPECT_EQ(LoadError("geoip: {file: x}").key(), "geoip.file");
 }
 
+TEST(ConfigTest, ModelSection) {
+  const Config c =
+      LoadConfigText("model:\n  enabled: false\n  path: /opt/b\n  anomalies: false\n", "m.yaml");
+  EXPECT_FALSE(c.model.enabled);
+  EXPECT_EQ(c.model.path, "/opt/b");
+  EXPECT_FALSE(c.model.anomalies);
+  EXPECT_EQ(Config{}.model.path, "/usr/share/netguard/models/default");
+  EXPECT_EQ(LoadError("model: {path: ''}").key(), "model.path");
+  EXPECT_EQ(LoadError("model: {enabled: sometimes}").key(), "model.enabled");
+  EXPECT_EQ(LoadError("model: {threshold: 1}").key(), "model.threshold");
+}
+
 }  // namespace
 }  // namespace netguard::config

@@ -17,8 +17,8 @@ namespace netguard::detect::ml {
 namespace {
 
 using netguard::testing::FlowKind;
+using netguard::testing::ScratchDir;
 using netguard::testing::SyntheticFlow;
-using netguard::testing::TempDir;
 
 struct Collector : AlertSink {
   void Emit(Alert alert) override { alerts.push_back(std::move(alert)); }
@@ -29,14 +29,14 @@ struct Collector : AlertSink {
 class MlBundleTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir("bundle");
+    dir_ = new ScratchDir("bundle");
     Bundle b = netguard::testing::TrainSynthetic(11);
     WriteBundle(b, dir_->str());
   }
   static void TearDownTestSuite() { delete dir_; }
 
   // A copy of the bundle directory to damage.
-  std::string Copy(const TempDir& to) const {
+  std::string Copy(const ScratchDir& to) const {
     std::filesystem::copy(dir_->str(), to.str(),
                           std::filesystem::copy_options::recursive |
                               std::filesystem::copy_options::overwrite_existing);
@@ -57,7 +57,7 @@ class MlBundleTest : public ::testing::Test {
     std::ofstream(dir + "/bundle.json", std::ios::trunc) << j.dump(1);
   }
 
-  static inline TempDir* dir_ = nullptr;
+  static inline ScratchDir* dir_ = nullptr;
 };
 
 TEST_F(MlBundleTest, RoundTripKeepsEveryField) {
@@ -89,19 +89,19 @@ TEST_F(MlBundleTest, RoundTripKeepsEveryField) {
 
 TEST_F(MlBundleTest, CorruptOrMissingFilesAreNamed) {
   {
-    TempDir t("bad");
+    ScratchDir t("bad");
     const std::string d = Copy(t);
     std::ofstream(d + "/bundle.json", std::ios::trunc) << "{\"name\": ";
     EXPECT_EQ(LoadError(d), d + "/bundle.json: not valid JSON");
   }
   {
-    TempDir t("bad");
+    ScratchDir t("bad");
     const std::string d = Copy(t);
     std::filesystem::remove(d + "/gate.ubj");
     EXPECT_EQ(LoadError(d), d + "/gate.ubj: missing or unreadable");
   }
   {
-    TempDir t("bad");
+    ScratchDir t("bad");
     const std::string d = Copy(t);
     std::fstream f(d + "/multiclass.ubj", std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(100);
@@ -110,13 +110,13 @@ TEST_F(MlBundleTest, CorruptOrMissingFilesAreNamed) {
     EXPECT_NE(LoadError(d).find(d + "/multiclass.ubj: checksum mismatch"), std::string::npos);
   }
   {
-    TempDir t("bad");
+    ScratchDir t("bad");
     const std::string d = Copy(t);
     EditManifest(d, [](nlohmann::json& j) { j.erase("classes"); });
     EXPECT_EQ(LoadError(d), d + "/bundle.json: classes: missing");
   }
   {
-    TempDir t("bad");
+    ScratchDir t("bad");
     const std::string d = Copy(t);
     EditManifest(d, [](nlohmann::json& j) { j["format_version"] = 9; });
     EXPECT_NE(LoadError(d).find("format_version: is 9"), std::string::npos);
@@ -129,14 +129,14 @@ TEST_F(MlBundleTest, MismatchedFeaturesOrModeAreRefused) {
                 .find("feature_mode is 'corrected' but the extractor runs in 'cic2017'"),
             std::string::npos);
   {
-    TempDir t("bad");
+    ScratchDir t("bad");
     const std::string d = Copy(t);
     EditManifest(d, [](nlohmann::json& j) { j["features"][3] = "Bogus Feature"; });
     EXPECT_EQ(LoadError(d),
               d + "/bundle.json: features: 'Bogus Feature' is not a feature of the extractor");
   }
   {
-    TempDir t("bad");
+    ScratchDir t("bad");
     const std::string d = Copy(t);
     EditManifest(d, [](nlohmann::json& j) { j["features"].erase(j["features"].size() - 1); });
     EXPECT_EQ(LoadError(d),
@@ -153,7 +153,7 @@ TEST_F(MlBundleTest, MismatchedFeaturesOrModeAreRefused) {
     EXPECT_EQ(LoadError(d), d + "/gate.ubj: the model takes 78 features, bundle.json lists 77");
   }
   {
-    TempDir t("bad");
+    ScratchDir t("bad");
     const std::string d = Copy(t);
     EditManifest(d, [](nlohmann::json& j) {
       j["classes"].push_back(j["classes"][0]);
@@ -223,6 +223,24 @@ TEST_F(MlBundleTest, DetectorEmitsClassTechniqueAndEvidence) {
   EXPECT_TRUE(evidence["top_features"][0].contains("value"));
   EXPECT_GE(evidence["top_features"][0]["contribution"].get<double>(),
             evidence["top_features"][1]["contribution"].get<double>());
+}
+
+TEST_F(MlBundleTest, RepeatedAlertsAreCountedNotRepeated) {
+  auto slot = std::make_shared<ModelSlot>(features::FeatureMode::kCorrected, dir_->str());
+  slot->Load();
+  MlDetector detector(slot, {.repeat_window = std::chrono::seconds(60)});
+  Collector sink;
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 5; ++i) detector.OnFlowEnd(SyntheticFlow(FlowKind::kBruteForce, rng), sink);
+  detector.Flush(sink);
+  ASSERT_EQ(sink.alerts.size(), 1u);  // same source, destination and class
+  EXPECT_EQ(detector.suppressed(), 4u);
+  FlowRecord later = SyntheticFlow(FlowKind::kBruteForce, rng);
+  later.end_ns += 61'000'000'000;  // past the window
+  detector.OnFlowEnd(later, sink);
+  detector.Flush(sink);
+  ASSERT_EQ(sink.alerts.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(sink.alerts[1].evidence_json)["similar_flows"], 4);
 }
 
 TEST_F(MlBundleTest, FarBenignFlowIsAnAnomaly) {

@@ -16,9 +16,9 @@
 namespace netguard::ngtrain {
 namespace {
 
-using netguard::testing::TempDir;
+using netguard::testing::ScratchDir;
 
-std::string Write(const TempDir& dir, const std::string& name, const std::string& text) {
+std::string Write(const ScratchDir& dir, const std::string& name, const std::string& text) {
   const std::string path = (dir / name).string();
   std::ofstream(path, std::ios::binary) << text;
   return path;
@@ -29,7 +29,7 @@ LabelMap ShippedMap() { return LabelMap::Load(NETGUARD_SOURCE_DIR "/models/label
 // A MachineLearningCVE-style file: leading spaces, Fwd Header Length twice, Infinity/NaN, CRLF
 // and a cp1252 dash in a label.
 TEST(CsvImportTest, ReadsCicids2017QuirksAndCp1252Labels) {
-  TempDir dir("csv");
+  ScratchDir dir("csv");
   const std::string path =
       Write(dir, "cve.csv",
             " Destination Port, Flow Duration, Fwd Header Length, Flow Bytes/s, Fwd Header "
@@ -58,7 +58,7 @@ TEST(CsvImportTest, ReadsCicids2017QuirksAndCp1252Labels) {
 }
 
 TEST(CsvImportTest, ReadsV4NamesAndLabelsAWholeFile) {
-  TempDir dir("csv");
+  ScratchDir dir("csv");
   const std::string path = Write(dir, "v4.csv",
                                  "Flow ID,Src IP,Dst Port,Tot Fwd Pkts,Fwd Header Len,Init Bwd "
                                  "Win Byts,Idle Min,Label\n"
@@ -78,7 +78,7 @@ TEST(CsvImportTest, ReadsV4NamesAndLabelsAWholeFile) {
 }
 
 TEST(CsvImportTest, BadInputNamesFileLineAndColumn) {
-  TempDir dir("csv");
+  ScratchDir dir("csv");
   const auto error = [&](const std::string& text, const std::string& label = "") {
     try {
       ReadFlowCsv(Write(dir, "bad.csv", text), label);
@@ -142,7 +142,7 @@ TEST(LabelMapTest, ErrorsNameTheLine) {
 }
 
 TEST(DatasetTest, UnknownLabelNamesFileAndLine) {
-  TempDir dir("ds");
+  ScratchDir dir("ds");
   const std::string path =
       Write(dir, "a.csv", "Flow Duration,Label\n1,BENIGN\n2,PortScan\n3,Mystery\n");
   try {
@@ -154,7 +154,7 @@ TEST(DatasetTest, UnknownLabelNamesFileAndLine) {
 }
 
 TEST(DatasetTest, KeepsCommonFeaturesAndDropsSmallClasses) {
-  TempDir dir("ds");
+  ScratchDir dir("ds");
   std::string a = "Flow Duration,Total Fwd Packets,Label\n", b = "Flow Duration,Label\n";
   for (int i = 0; i < 12; ++i) {
     a += std::to_string(i) + ",1,BENIGN\n" + std::to_string(i) + ",2,PortScan\n";
@@ -172,7 +172,7 @@ TEST(DatasetTest, KeepsCommonFeaturesAndDropsSmallClasses) {
 TEST(TrainTest, SameSeedGivesIdenticalModelFiles) {
   const detect::ml::Bundle a = netguard::testing::TrainSynthetic(5);
   const detect::ml::Bundle b = netguard::testing::TrainSynthetic(5);
-  TempDir da("det"), db("det");
+  ScratchDir da("det"), db("det");
   detect::ml::Bundle wa = a, wb = b;
   detect::ml::WriteBundle(wa, da.str());
   detect::ml::WriteBundle(wb, db.str());

@@ -112,17 +112,17 @@ inline detect::ml::Bundle TrainSynthetic(uint64_t seed) {
 }
 
 /// A fresh directory under the system temp dir, removed with the object.
-class TempDir {
+class ScratchDir {
  public:
-  explicit TempDir(const std::string& tag) {
+  explicit ScratchDir(const std::string& tag) {
     path_ = std::filesystem::temp_directory_path() /
             ("ngm_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
   std::string str() const { return path_.string(); }
   std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
 

@@ -4,6 +4,7 @@
 #ifndef NETGUARD_AGENT_DETECT_ML_BUNDLE_H_
 #define NETGUARD_AGENT_DETECT_ML_BUNDLE_H_
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -63,6 +64,12 @@ struct KMeansModel {
   double percentile = 0;  // of benign training distances the threshold was taken at
   double threshold = 0;
 };
+
+/// The K-Means scaling's first step, sign(x) * log1p(|x|), in float (the agent computes it for
+/// every benign verdict); NaN stays NaN. ngtrain and the agent both use this one definition.
+inline double SignedLog1p(float x) {
+  return static_cast<double>(std::copysign(std::log1p(std::fabs(x)), x));
+}
 
 /// Everything in a bundle, model bytes included.
 struct Bundle {

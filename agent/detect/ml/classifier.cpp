@@ -1,6 +1,7 @@
 #include "detect/ml/classifier.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -17,8 +18,7 @@ Booster LoadBooster(const Bundle& b, std::span<const char> bytes, const char* fi
 
 double Scaled(double x, double mean, double scale) {
   if (std::isnan(x)) return 0;  // missing: at the mean
-  const double v = std::copysign(std::log1p(std::fabs(x)), x);
-  return (v - mean) / scale;
+  return (SignedLog1p(static_cast<float>(x)) - mean) / scale;
 }
 
 }  // namespace
@@ -60,13 +60,17 @@ void Classifier::Gather(const features::FeatureVector& vector, float* row) const
 double Classifier::Distance(const float* row, size_t* nearest) const {
   const KMeansModel& km = bundle_.kmeans;
   const size_t d = num_features();
+  std::array<double, features::kFeatureCount> z;  // d <= kFeatureCount (validated names)
+  for (size_t j = 0; j < d; ++j) {
+    z[j] = row[j] == 0 ? -km.mean[j] / km.scale[j] : Scaled(row[j], km.mean[j], km.scale[j]);
+  }
   double best = std::numeric_limits<double>::infinity();
-  std::vector<double> z(d);
-  for (size_t j = 0; j < d; ++j) z[j] = Scaled(row[j], km.mean[j], km.scale[j]);
   for (size_t c = 0; c < km.k; ++c) {
     const double* centroid = &km.centroids[c * d];
     double sum = 0;
-    for (size_t j = 0; j < d; ++j) sum += (z[j] - centroid[j]) * (z[j] - centroid[j]);
+    for (size_t j = 0; j < d && sum < best; ++j) {
+      sum += (z[j] - centroid[j]) * (z[j] - centroid[j]);
+    }
     if (sum < best) {
       best = sum;
       if (nearest != nullptr) *nearest = c;
@@ -75,19 +79,22 @@ double Classifier::Distance(const float* row, size_t* nearest) const {
   return std::sqrt(best);
 }
 
-void Classifier::Classify(std::span<const float> rows, size_t n, std::vector<Verdict>& out) const {
+void Classifier::Classify(std::span<const float> rows, size_t n, std::vector<Verdict>& out,
+                          bool anomalies) const {
   const size_t d = num_features();
   out.assign(n, Verdict{});
   if (n == 0) return;
   const std::span<const float> gate = gate_.Predict(rows.data(), n, d, PredictKind::kValue);
   // Rows past the gate go to the multiclass model together, the others to K-Means.
-  std::vector<float> attack_rows;
-  std::vector<size_t> attack_index;
+  // Reused per thread: a batch allocates nothing once the buffers have grown.
+  thread_local std::vector<float> attack_rows;
+  thread_local std::vector<size_t> attack_index;
+  attack_rows.clear();
+  attack_index.clear();
   for (size_t i = 0; i < n; ++i) {
     out[i].gate_p = gate[i];
     if (gate[i] >= bundle_.gate_threshold) {
-      attack_rows.insert(attack_rows.end(), rows.begin() + static_cast<std::ptrdiff_t>(i * d),
-                         rows.begin() + static_cast<std::ptrdiff_t>((i + 1) * d));
+      attack_rows.insert(attack_rows.end(), &rows[i * d], &rows[i * d] + d);
       attack_index.push_back(i);
     }
   }
@@ -112,6 +119,10 @@ void Classifier::Classify(std::span<const float> rows, size_t n, std::vector<Ver
   for (size_t i = 0; i < n; ++i) {
     if (out[i].label != Verdict::kBenign) continue;
     Verdict& v = out[i];
+    if (!anomalies) {
+      v.score = 1 - v.gate_p;
+      continue;
+    }
     v.distance = static_cast<float>(Distance(&rows[i * d]));
     if (v.distance > bundle_.kmeans.threshold) {
       v.label = Verdict::kAnomaly;
@@ -136,30 +147,57 @@ std::vector<float> Classifier::Contributions(const float* row, bool gate) const 
 
 std::vector<Contribution> Classifier::Explain(const float* row, const Verdict& verdict,
                                               size_t k) const {
-  const size_t d = num_features();
-  std::vector<Contribution> all;
-  if (verdict.label >= 0) {
-    const std::vector<float> c = Contributions(row, false);
-    const size_t offset = static_cast<size_t>(verdict.label) * (d + 1);
-    for (size_t j = 0; j < d; ++j) all.push_back({bundle_.features[j], row[j], c[offset + j]});
-  } else if (verdict.label == Verdict::kAnomaly) {
-    size_t nearest = 0;
-    const double distance = Distance(row, &nearest);
-    const KMeansModel& km = bundle_.kmeans;
-    for (size_t j = 0; j < d; ++j) {
-      const double diff = Scaled(row[j], km.mean[j], km.scale[j]) - km.centroids[nearest * d + j];
-      all.push_back({bundle_.features[j], row[j], diff * diff / (distance * distance)});
-    }
-  } else {
-    const std::vector<float> c = Contributions(row, true);
-    for (size_t j = 0; j < d; ++j) all.push_back({bundle_.features[j], row[j], -c[j]});
+  return ExplainBatch(std::span<const float>(row, num_features()),
+                      std::span<const Verdict>(&verdict, 1), k)
+      .front();
+}
+
+std::vector<std::vector<Contribution>> Classifier::ExplainBatch(std::span<const float> rows,
+                                                                std::span<const Verdict> verdicts,
+                                                                size_t k) const {
+  const size_t d = num_features(), n = verdicts.size(), groups = bundle_.classes.size();
+  std::vector<std::vector<Contribution>> out(n);
+  // SHAP of every class verdict in one call: XGBoost's per-call set-up outweighs a row's trees.
+  std::vector<float> class_rows;
+  std::vector<size_t> class_index;
+  for (size_t i = 0; i < n; ++i) {
+    if (verdicts[i].label < 0) continue;
+    class_rows.insert(class_rows.end(), &rows[i * d], &rows[i * d] + d);
+    class_index.push_back(i);
   }
-  k = std::min(k, all.size());
-  std::partial_sort(
-      all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(),
-      [](const Contribution& a, const Contribution& b) { return a.contribution > b.contribution; });
-  all.resize(k);
-  return all;
+  std::span<const float> shap;
+  if (!class_index.empty()) {
+    shap =
+        multiclass_.Predict(class_rows.data(), class_index.size(), d, PredictKind::kContributions);
+  }
+  for (size_t a = 0; a < class_index.size(); ++a) {
+    const size_t i = class_index[a];
+    const float* c = &shap[(a * groups + static_cast<size_t>(verdicts[i].label)) * (d + 1)];
+    for (size_t j = 0; j < d; ++j) out[i].push_back({bundle_.features[j], rows[i * d + j], c[j]});
+  }
+  const KMeansModel& km = bundle_.kmeans;
+  for (size_t i = 0; i < n; ++i) {
+    const float* row = &rows[i * d];
+    if (verdicts[i].label == Verdict::kAnomaly) {
+      size_t nearest = 0;
+      const double distance = Distance(row, &nearest);
+      for (size_t j = 0; j < d; ++j) {
+        const double diff = Scaled(row[j], km.mean[j], km.scale[j]) - km.centroids[nearest * d + j];
+        out[i].push_back({bundle_.features[j], row[j], diff * diff / (distance * distance)});
+      }
+    } else if (verdicts[i].label == Verdict::kBenign) {
+      const std::vector<float> c = Contributions(row, true);  // toward benign: negated
+      for (size_t j = 0; j < d; ++j) out[i].push_back({bundle_.features[j], row[j], -c[j]});
+    }
+    std::vector<Contribution>& all = out[i];
+    const size_t top = std::min(k, all.size());
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(top), all.end(),
+                      [](const Contribution& a, const Contribution& b) {
+                        return a.contribution > b.contribution;
+                      });
+    all.resize(top);
+  }
+  return out;
 }
 
 std::shared_ptr<const Classifier> LoadClassifier(const std::string& dir,

@@ -63,13 +63,20 @@ class Classifier {
   /// order, as floats; +-Infinity become NaN (missing), as in training.
   void Gather(const features::FeatureVector& vector, float* row) const;
 
-  /// Classifies `n` rows (row-major, num_features() columns) into `out` (resized to n).
-  void Classify(std::span<const float> rows, size_t n, std::vector<Verdict>& out) const;
+  /// Classifies `n` rows (row-major, num_features() columns) into `out` (resized to n). Without
+  /// `anomalies`, benign verdicts skip the K-Means distance (and are never kAnomaly).
+  void Classify(std::span<const float> rows, size_t n, std::vector<Verdict>& out,
+                bool anomalies = true) const;
 
   /// The `k` features that pushed one row toward its verdict, largest first: XGBoost SHAP
   /// contributions of the multiclass model to the verdict's class (gate for a gate-only
   /// verdict), or each feature's share of the squared distance for an anomaly.
   std::vector<Contribution> Explain(const float* row, const Verdict& verdict, size_t k) const;
+  /// Explain for `verdicts.size()` rows (row-major in `rows`) with one SHAP call for all class
+  /// verdicts; out[i] belongs to row i.
+  std::vector<std::vector<Contribution>> ExplainBatch(std::span<const float> rows,
+                                                      std::span<const Verdict> verdicts,
+                                                      size_t k) const;
 
   /// Raw margins of one row: the gate's (1 value) or the multiclass model's (one per class).
   std::vector<float> Margins(const float* row, bool gate) const;

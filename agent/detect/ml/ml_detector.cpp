@@ -1,5 +1,6 @@
 #include "detect/ml/ml_detector.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -28,29 +29,80 @@ void MlDetector::Flush(AlertSink& sink) {
   const size_t n = pending_.size(), d = model->num_features();
   rows_.resize(n * d);
   for (size_t i = 0; i < n; ++i) model->Gather(pending_[i].features, &rows_[i * d]);
-  model->Classify(rows_, n, verdicts_);
+  model->Classify(rows_, n, verdicts_, options_.anomalies);
   classified_ += n;
+  // Evidence for the first max_evidence_per_batch alerts, computed together.
+  std::vector<float> explain_rows;
+  std::vector<Verdict> explain_verdicts;
+  std::vector<size_t> alerting;
+  similar_.clear();
   for (size_t i = 0; i < n; ++i) {
     const Verdict& v = verdicts_[i];
     if (v.label == Verdict::kBenign || (v.label == Verdict::kAnomaly && !options_.anomalies)) {
       continue;
     }
-    EmitAlert(*model, pending_[i], &rows_[i * d], v, sink);
+    uint64_t similar = 0;
+    if (!ShouldAlert(*model, pending_[i], v, similar)) continue;
+    alerting.push_back(i);
+    similar_.push_back(similar);
+    if (options_.top_features > 0 && explain_verdicts.size() < options_.max_evidence_per_batch) {
+      explain_rows.insert(explain_rows.end(), &rows_[i * d], &rows_[i * d] + d);
+      explain_verdicts.push_back(v);
+    }
   }
+  const std::vector<std::vector<Contribution>> evidence =
+      explain_verdicts.empty()
+          ? std::vector<std::vector<Contribution>>{}
+          : model->ExplainBatch(explain_rows, explain_verdicts, options_.top_features);
+  for (size_t a = 0; a < alerting.size(); ++a) {
+    const size_t i = alerting[a];
+    EmitAlert(*model, pending_[i], verdicts_[i], a < evidence.size() ? &evidence[a] : nullptr,
+              similar_[a], sink);
+  }
+  // Forget sources whose window has passed (by the newest flow time seen).
+  int64_t newest = 0;
+  for (const Pending& p : pending_) newest = std::max(newest, p.flow.end_ns);
+  const int64_t window_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.repeat_window).count();
+  std::erase_if(recent_, [&](const auto& r) { return newest - r.second.alerted_ns > window_ns; });
   pending_.clear();
 }
 
-void MlDetector::EmitAlert(const Classifier& model, const Pending& p, const float* row,
-                           const Verdict& v, AlertSink& sink) const {
+bool MlDetector::ShouldAlert(const Classifier& model, const Pending& p, const Verdict& v,
+                             uint64_t& similar) {
+  if (options_.repeat_window.count() == 0) return true;
+  const auto key = std::make_tuple(Initiator(p.flow).address, Responder(p.flow).address,
+                                   std::string(model.LabelName(v.label)));
+  Recent& r = recent_[key];
+  const int64_t window_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.repeat_window).count();
+  if (r.alerted_ns != 0 && p.flow.end_ns - r.alerted_ns < window_ns) {
+    ++r.similar;
+    ++suppressed_;
+    return false;
+  }
+  similar = r.similar;
+  r = {.alerted_ns = p.flow.end_ns, .similar = 0};
+  return true;
+}
+
+void MlDetector::EmitAlert(const Classifier& model, const Pending& p, const Verdict& v,
+                           const std::vector<Contribution>* contributions, uint64_t similar,
+                           AlertSink& sink) const {
   const Bundle& b = model.bundle();
   nlohmann::json top = nlohmann::json::array();
-  for (const Contribution& c : model.Explain(row, v, options_.top_features)) {
-    top.push_back({{"feature", c.feature}, {"value", c.value}, {"contribution", c.contribution}});
+  if (contributions != nullptr) {
+    for (const Contribution& c : *contributions) {
+      top.push_back({{"feature", c.feature}, {"value", c.value}, {"contribution", c.contribution}});
+    }
   }
   nlohmann::json evidence = {{"model", b.name},
                              {"model_checksum", b.checksum.substr(0, 16)},
                              {"gate_p", v.gate_p},
+                             {"similar_flows", similar},
                              {"top_features", top}};
+  if (contributions == nullptr && options_.top_features > 0)
+    evidence["evidence_skipped"] = "more alerts in this batch than max_evidence_per_batch";
   if (v.label >= 0) {
     evidence["class_p"] = v.class_p;
     evidence["class_threshold"] = b.classes[static_cast<size_t>(v.label)].threshold;

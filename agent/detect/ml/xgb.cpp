@@ -21,6 +21,12 @@ DMatrix::DMatrix(std::span<const float> values, size_t rows, size_t cols,
   }
 }
 
+void DMatrix::SetWeights(std::span<const float> weights) const {
+  if (weights.size() != rows_) throw XgbError("DMatrix: one weight per row expected");
+  XgbCheck(XGDMatrixSetFloatInfo(handle_, "weight", weights.data(), weights.size()),
+           "XGDMatrixSetFloatInfo(weight)");
+}
+
 DMatrix::~DMatrix() {
   if (handle_ != nullptr) XGDMatrixFree(handle_);
 }
