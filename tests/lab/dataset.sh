@@ -96,7 +96,7 @@ start_capture() {
   tcpdump_pid=$!
   local i
   for i in $(seq 50); do
-    grep -q 'listening on' "$2" && return 0
+    grep -qs 'listening on' "$2" && return 0
     sleep 0.1
   done
   die "tcpdump did not start (see $2)"
@@ -140,14 +140,12 @@ run_scenario() {
   fi
   settle
   start_capture "$pcap" "$log.tcpdump"
-  if [ "$SC_CLASS" != BENIGN ]; then
-    background_script "$WORK/background.sh"
-    # setsid: the background loop gets its own process group, stopped as a whole below
-    setsid timeout -k 2 $((SC_BOUND + 10)) nsenter --net="/run/netns/$NS_CLIENT" \
-      bash "$WORK/background.sh" >"$log.background" 2>&1 &
-    background_pid=$!
-    sleep 1
-  fi
+  background_script "$WORK/background.sh"
+  # setsid: the background loop gets its own process group, stopped as a whole below
+  setsid timeout -k 2 $((SC_BOUND + 10)) nsenter --net="/run/netns/$NS_CLIENT" \
+    bash "$WORK/background.sh" >"$log.background" 2>&1 &
+  background_pid=$!
+  sleep 1
   local t0 t1
   t0=$(date +%s.%N)
   timeout -k 5 "$SC_BOUND" nsenter --net="/run/netns/$SC_NS" bash -c "$SC_CMD" >"$log.out" 2>&1 || rc=$?

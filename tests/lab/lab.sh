@@ -116,6 +116,7 @@ KbdInteractiveAuthentication no
 UsePAM yes
 PermitRootLogin no
 AllowUsers $LAB_USER
+MaxAuthTries 3
 MaxStartups 100:30:200
 UseDNS no
 Subsystem sftp /usr/lib/openssh/sftp-server
@@ -208,7 +209,8 @@ down() {
     ns_exists "$ns" || continue
     pids=$(ip netns pids "$ns" 2>/dev/null || true)
     [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
-    ip netns del "$ns"
+    # tolerate a namespace that vanished meanwhile: gone is what down wants
+    ip netns del "$ns" 2>/dev/null || ! ns_exists "$ns" || die "cannot delete namespace $ns"
   done
   echo "lab $LAB_PREFIX down"
 }

@@ -98,8 +98,8 @@ attacker() {
 # Web browsing: each line of the URL list is one curl, i.e. one keep-alive connection.
 sc_benign_web() {
   SC_CLASS=BENIGN SC_NS=$NS_CLIENT SC_BOUND=60
-  param requests 150-350 80-200
-  param per_conn 1-4 1-3
+  param requests 300-700 200-400
+  param per_conn 1,1,2,3,4 1,2,3
   param pause_ms 0-40 10-80
   local -a paths=(/ /index.html "/item?id=1" "/item?id=2" "/item?id=3" /f4.bin /f32.bin /missing)
   rng_numbers urls "$P_requests" ${#paths[@]} | while read -r i; do echo "http://$VICTIM_IP${paths[$i]}"; done |
@@ -134,7 +134,7 @@ sc_benign_ssh() {
 
 sc_benign_dns() {
   SC_CLASS=BENIGN SC_NS=$NS_CLIENT SC_BOUND=45
-  param queries 150-400 100-250
+  param queries 300-800 200-500
   param batch 5-20 10-30
   param pause_ms 50-300 100-500
   local -a hosts types=(A A A A MX TXT AAAA)
@@ -246,7 +246,8 @@ sc_flood_icmp_spoofed() { flood --icmp spoofed; }
 # brute_wordlist N: N seeded wrong passwords, the real one at a seeded place when P_found=1.
 brute_wordlist() {
   param found 0-1 0-1
-  param found_at "0-$(($1 - 1))" "0-$(($1 - 1))"
+  # in the last third, so a found password still leaves a run of failures before it
+  param found_at "$(($1 * 2 / 3))-$(($1 - 1))" "$(($1 * 2 / 3))-$(($1 - 1))"
   rng_words words "$1" 8 >"$WORK/words.txt"
   [ "$P_found" = 0 ] || sed -i "$((P_found_at + 1))s/.*/$LAB_PASS/" "$WORK/words.txt"
   printf '%s\n' "$LAB_USER" admin root | head -n "$P_users" >"$WORK/users.txt"
@@ -255,8 +256,8 @@ brute_wordlist() {
 sc_hydra_ssh() {
   SC_CLASS=BruteForce SC_BOUND=45
   attacker
-  param words 15-40 8-20
-  param tasks 2-6 3-4
+  param words 40-100 20-50
+  param tasks 8-16 4-8
   param users 1-3 1-2
   brute_wordlist "$P_words"
   SC_CMD="cd $WORK && hydra -I -f -t $P_tasks -L users.txt -P words.txt ssh://$VICTIM_IP >/dev/null"
@@ -332,10 +333,11 @@ sc_dns_tunnel() {
 
 # ---- Benign background --------------------------------------------------------------------------
 
-# background_script FILE: the client's benign traffic during attack scenarios, a seeded list of
-# web, download, DNS and FTP requests with pauses (bounded by the runner, killed at the end).
+# background_script FILE: the client's benign traffic during every run, a seeded list (per seed
+# and scenario) of web, download, DNS and FTP requests with pauses (bounded by the runner,
+# stopped at the end of the run).
 background_script() {
-  local SC_NAME=background SC_PARAMS=""
+  local SC_NAME="background/$SC_NAME" SC_PARAMS=""
   local -a hosts
   read -ra hosts <<<"$HOSTNAMES"
   local -a actions=(
