@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables used by the scripts that source this file
 # lab-env.sh - names and addresses of the traffic lab, sourced by lab.sh, scenarios.sh and
 # dataset.sh (not executable on its own).
 #

@@ -198,17 +198,18 @@ up() {
 # Stop everything started in the lab's namespaces (only our own processes live there), then
 # delete the namespaces, which deletes every link.
 down() {
-  local ns pids
+  local ns
+  local -a pids
   for ns in $LAB_NAMESPACES; do
     ns_exists "$ns" || continue
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    [ -z "$pids" ] || kill $pids 2>/dev/null || true
+    mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null || true)
+    [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true
   done
   sleep 0.5
   for ns in $LAB_NAMESPACES; do
     ns_exists "$ns" || continue
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+    mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null || true)
+    [ ${#pids[@]} -eq 0 ] || kill -9 "${pids[@]}" 2>/dev/null || true
     # tolerate a namespace that vanished meanwhile: gone is what down wants
     ip netns del "$ns" 2>/dev/null || ! ns_exists "$ns" || die "cannot delete namespace $ns"
   done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # P_<name> variables are set by param (printf -v)
 # scenarios.sh - the lab's labelled scenarios, sourced by dataset.sh after lab-env.sh.
 #
 # A scenario is a function sc_NAME that, given SPLIT (train|holdout), SEED and WORK (a directory
@@ -39,7 +40,7 @@ rng_numbers() (
 # rng_words KEY N LEN: N lowercase base32 words of LEN characters.
 rng_words() (
   set +o pipefail
-  rng_stream "$1" | head -c $(($2 * $3)) | base32 -w0 | tr -d = | tr 'A-Z' 'a-z' |
+  rng_stream "$1" | head -c $(($2 * $3)) | base32 -w0 | tr -d = | tr '[:upper:]' '[:lower:]' |
     fold -w "$3" | head -n "$2"
 )
 
@@ -102,10 +103,11 @@ sc_benign_web() {
   param per_conn 1,1,2,3,4 1,2,3
   param pause_ms 0-40 10-80
   local -a paths=(/ /index.html "/item?id=1" "/item?id=2" "/item?id=3" /f4.bin /f32.bin /missing)
+  # one line = one curl = one connection: "-o /dev/null URL" P_per_conn times
   rng_numbers urls "$P_requests" ${#paths[@]} | while read -r i; do echo "http://$VICTIM_IP${paths[$i]}"; done |
-    paste -d' ' $(printf -- '- %.0s' $(seq "$P_per_conn")) >"$WORK/urls.txt"
-  SC_CMD="while read -r urls; do curl -s -m 5 -o /dev/null -o /dev/null -o /dev/null -o /dev/null \$urls;
-    sleep 0.\$(printf %03d $P_pause_ms); done <$WORK/urls.txt"
+    awk -v n="$P_per_conn" '{ printf "-o /dev/null %s%s", $0, (NR % n ? " " : "\n") } END { if (NR % n) print "" }' \
+      >"$WORK/urls.txt"
+  SC_CMD="set -f; while read -r args; do curl -s -m 5 \$args; sleep 0.\$(printf %03d $P_pause_ms); done <$WORK/urls.txt"
 }
 
 sc_benign_download() {
