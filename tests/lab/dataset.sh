@@ -187,3 +187,6 @@ for seed in $seeds; do
   for name in $scenarios; do run_scenario "$name" "$seed"; done
 done
 [ -n "$dry_run" ] || echo "split $split: $(($(date +%s) - started)) s of lab time, manifest $MANIFEST"
+# Flows per class over every run in the manifest (benign = background and benign scenarios).
+[ -n "$dry_run" ] || awk -F'\t' 'NR > 1 { n[$4] += $12; n["BENIGN"] += $13 }
+  END { for (c in n) printf "  %-13s %d flows\n", c, n[c] }' "$MANIFEST" | sort
