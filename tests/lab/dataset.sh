@@ -65,12 +65,15 @@ define() {
   "sc_$1"
 }
 
-# Wait (<= 15 s) until the victim holds no TCP connection but TIME-WAIT ones, so the tail of the
-# previous run (e.g. vsftpd's delayed "530 Login incorrect") never lands in the next capture.
+# Wait (<= 15 s) until the victim holds no TCP connection but TIME-WAIT ones and the sensor
+# resolves no neighbour any more, so the tail of the previous run (vsftpd's delayed "530 Login
+# incorrect", the host-unreachable errors of a sweep of absent hosts) never lands in the next
+# capture, where it would be labelled by the wrong scenario.
 settle() {
   local i
   for i in $(seq 30); do
-    [ "$(nsx "$NS_VICTIM" ss -Htn state connected | grep -vc TIME-WAIT || true)" = 0 ] && break
+    [ "$(nsx "$NS_VICTIM" ss -Htn state connected | grep -vc TIME-WAIT || true)" = 0 ] &&
+      [ -z "$(nsx "$NS_SENSOR" ip neigh show nud incomplete)" ] && break
     sleep 0.5
   done
 }

@@ -256,7 +256,7 @@ brute_wordlist() {
 }
 
 sc_hydra_ssh() {
-  SC_CLASS=BruteForce SC_BOUND=45
+  SC_CLASS=BruteForce SC_BOUND=75
   attacker
   param words 40-100 20-50
   param tasks 8-16 4-8
@@ -266,7 +266,7 @@ sc_hydra_ssh() {
 }
 
 sc_hydra_ftp() {
-  SC_CLASS=BruteForce SC_BOUND=45
+  SC_CLASS=BruteForce SC_BOUND=75
   attacker
   param words 30-120 20-60
   param tasks 4-16 6-10
