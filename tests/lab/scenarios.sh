@@ -23,7 +23,7 @@ rng_int() {
 }
 
 # rng_stream KEY: an endless byte stream, the AES-256-CTR keystream of a key derived from
-# "SEED/SCENARIO/KEY" (for shuf --random-source and random payloads).
+# "SEED/SCENARIO/KEY" (the source of generated payloads, words and number lists).
 rng_stream() {
   openssl enc -aes-256-ctr -nosalt -pbkdf2 -iter 1 -pass "pass:$SEED/$SC_NAME/$1" \
     </dev/zero 2>/dev/null || true
