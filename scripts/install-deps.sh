@@ -28,6 +28,8 @@ PACKAGES=(
   # lab (tests/lab): real services in the victim namespace and real attack tools
   nginx-light openssh-server sshpass dnsmasq-base vsftpd lftp iperf3 dnsutils wget
   hping3 hydra slowhttptest sqlmap netsniff-ng tcpreplay fcgiwrap
+  # lab: stateless source rewrite of random-source floods into their dedicated range
+  nftables
   # dashboard: offline GeoIP lookups; headless browser tests
   geoip-database chromium
   # HTTP/JSON face of the API (cpp-httplib) and the GeoIP readers (legacy .dat, MaxMind .mmdb)
