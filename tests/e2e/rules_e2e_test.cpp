@@ -146,7 +146,7 @@ class RulesE2eTest : public DaemonE2eTest {
 
 TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManagedLive) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
-  ASSERT_TRUE(WaitForLog("rules: 21 from " + rules_, 1)) << "the rules file is in force";
+  ASSERT_TRUE(WaitForLog("rules: 23 from " + rules_, 1)) << "the rules file is in force";
   const std::string a = lab_->peer_ip_a();
   const std::string b = lab_->peer_ip_b();
   const std::string sensor = lab_->sensor_ip();
@@ -218,7 +218,7 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
   // Rules managed live.
   CtlResult listed = Ctl({"rules"});
   ASSERT_EQ(listed.code, 0) << listed.output;
-  EXPECT_EQ(listed.objects.size(), 21u);
+  EXPECT_EQ(listed.objects.size(), 23u);
   CtlResult disabled = Ctl({"rules", "disable", "fin_scan"});
   ASSERT_EQ(disabled.code, 0) << disabled.output;
   ASSERT_EQ(disabled.objects.size(), 1u);
@@ -232,7 +232,7 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
   WriteRules(ValidRules());
   const CtlResult reloaded = Ctl({"rules", "reload"});
   ASSERT_EQ(reloaded.code, 0) << reloaded.output;
-  EXPECT_EQ(reloaded.objects.size(), 21u);
+  EXPECT_EQ(reloaded.objects.size(), 23u);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <unordered_map>
 #include <vector>
@@ -38,11 +39,13 @@ struct Window {
     uint64_t value;
     int64_t last_ns;
   };
-  std::vector<Seen> seen;      // distinct values (or event times for history), capped
-  int64_t first_ns = 0;        // first event still counted
-  int64_t last_ns = 0;         // latest event
-  int64_t alert_start_ns = 0;  // start of the current aggregation period, 0 = none
-  double alert_value = 0;      // measure when last alerted
+  std::vector<Seen> seen;  // event times (history) or the last MAC (arp), capped
+  std::unordered_map<uint64_t, int64_t> distinct;  // distinct value -> last time, capped
+  std::deque<uint64_t> arrival;  // distinct values in insertion order (may hold erased ones)
+  int64_t first_ns = 0;          // first event still counted
+  int64_t last_ns = 0;           // latest event
+  int64_t alert_start_ns = 0;    // start of the current aggregation period, 0 = none
+  double alert_value = 0;        // measure when last alerted
   std::list<RuleKey>::iterator lru;
 
   /// Sum of the weights within the window.
@@ -73,8 +76,10 @@ class WindowTable {
 
  private:
   Window& Touch(const RuleKey& key, int64_t now_ns);
-  void Advance(Window& w, int64_t now_ns) const;
+  /// Moves the buckets to `now_ns`; true when a bucket boundary passed.
+  bool Advance(Window& w, int64_t now_ns) const;
   void ExpireSeen(Window& w, int64_t now_ns) const;
+  void ExpireDistinct(Window& w, int64_t now_ns) const;
 
   int64_t window_ns_;
   size_t max_keys_;
