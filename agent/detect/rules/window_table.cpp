@@ -102,13 +102,20 @@ Window& WindowTable::Add(const RuleKey& key, int64_t now_ns, double weight, bool
   w.arrival.push_back(value);
   // Full: drop the earliest arrival still held, so that the newest values count and a long
   // attack keeps its measure at the cap. O(1) amortised: a flood adds a value per event.
-  while (w.distinct.size() > max_seen_ && !w.arrival.empty()) {
-    const uint64_t first = w.arrival.front();
-    w.arrival.pop_front();
+  while (w.distinct.size() > max_seen_ && w.arrival_head < w.arrival.size()) {
+    const uint64_t first = w.arrival[w.arrival_head++];
     if (first != value) w.distinct.erase(first);
   }
-  if (w.arrival.size() > 2 * w.distinct.size() + 16) {  // forget arrivals erased by expiry
-    std::erase_if(w.arrival, [&](uint64_t v) { return !w.distinct.count(v); });
+  const size_t held = w.arrival.size() - w.arrival_head;
+  if (w.arrival_head > held || held > 2 * w.distinct.size() + 16) {
+    // Compact: forget the consumed prefix and arrivals erased by expiry.
+    std::vector<uint64_t> kept;
+    kept.reserve(w.distinct.size());
+    for (size_t i = w.arrival_head; i < w.arrival.size(); ++i) {
+      if (w.distinct.count(w.arrival[i])) kept.push_back(w.arrival[i]);
+    }
+    w.arrival.swap(kept);
+    w.arrival_head = 0;
   }
   return w;
 }

@@ -7,7 +7,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <list>
 #include <unordered_map>
 #include <vector>
@@ -41,11 +40,14 @@ struct Window {
   };
   std::vector<Seen> seen;  // event times (history) or the last MAC (arp), capped
   std::unordered_map<uint64_t, int64_t> distinct;  // distinct value -> last time, capped
-  std::deque<uint64_t> arrival;  // distinct values in insertion order (may hold erased ones)
-  int64_t first_ns = 0;          // first event still counted
-  int64_t last_ns = 0;           // latest event
-  int64_t alert_start_ns = 0;    // start of the current aggregation period, 0 = none
-  double alert_value = 0;        // measure when last alerted
+  // Distinct values in insertion order from arrival_head on (may hold erased ones). A vector,
+  // not a deque: a deque's first push allocates 512 bytes per window, which a flood multiplies.
+  std::vector<uint64_t> arrival;
+  size_t arrival_head = 0;
+  int64_t first_ns = 0;        // first event still counted
+  int64_t last_ns = 0;         // latest event
+  int64_t alert_start_ns = 0;  // start of the current aggregation period, 0 = none
+  double alert_value = 0;      // measure when last alerted
   std::list<RuleKey>::iterator lru;
 
   /// Sum of the weights within the window.
