@@ -237,6 +237,11 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
     EXPECT_NE(Str(alert, "srcAddr"), b) << "benign traffic alerted: " << alert.dump();
   }
 
+  // The samples reached the rules, and their state is visible.
+  EXPECT_GT(Counter("packet_samples").value_or(0), 0u);
+  EXPECT_GT(Counter("rules_windows").value_or(0), 0u);
+  EXPECT_EQ(Counter("rules_evictions").value_or(1), 0u);
+
   // Rules managed live.
   CtlResult listed = Ctl({"rules"});
   ASSERT_EQ(listed.code, 0) << listed.output;
