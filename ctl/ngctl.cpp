@@ -13,8 +13,8 @@
 
 #include "client.h"
 #include "commands.h"
-#include "rules_command.h"
 #include "model_command.h"
+#include "rules_command.h"
 #include "time_text.h"
 
 namespace {

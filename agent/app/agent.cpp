@@ -14,9 +14,9 @@
 #include "capture/bpf_stats.h"
 #include "capture/ebpf_dataplane.h"
 #include "common/clock.h"
-#include "detect/rules/engine.h"
 #include "detect/ml/ml_detector.h"
 #include "detect/ml/model_slot.h"
+#include "detect/rules/engine.h"
 #include "features/features.h"
 #include "geo/country_lookup.h"
 #include "pipeline/flow_pipeline.h"
@@ -135,37 +135,31 @@ void Agent::BuildSteps() {
                     },
                 .down = [this] { store_.reset(); },
                 .hint = "check that the directory is writable, or pass --store PATH"});
-  startup_.Add(
-      {.name = "start the flow sink",
-       .up =
-           [this, &c] {
-             notifier_ = std::make_unique<pipeline::StreamNotifier>();
-             sink_ = std::make_unique<pipeline::FlowSink>(*store_, *notifier_);
-             auto rules =
-                 std::make_unique<detect::rules::RulesEngine>(RuleSetFrom(c), EngineOptionsFrom(c));
-             rules_ = rules.get();
-             spdlog::info("rules: {} from {}", rules->Rules().size(),
-                          rules->source().empty() ? "the built-in defaults" : rules->source());
-             sink_->AddDetector(std::move(rules));
-             if (Cic2017(c)) spdlog::info("flow lifecycle: cic2017 feature mode");
-             if (c.model.enabled) {
-               models_ = std::make_shared<detect::ml::ModelSlot>(
-                   *features::ParseFeatureMode(c.flows.feature_mode), c.model.path);
-               LoadModel(*models_, "", "start");
-               sink_->AddDetector(
-                   std::make_unique<detect::ml::MlDetector>(models_, MlOptionsFrom(c)));
-             }
-           },
-       // After capture stopped and the last flows were stored.
-       .down =
-           [this] {
-             notifier_->Close();
-             spdlog::info("flows flushed: {} finished in total",
-                          sink_->counters().flows_finished.load());
-             rules_ = nullptr;
-             sink_.reset();
-           },
-       .hint = "fix the rules file named above (rules.file)"});
+  startup_.Add({.name = "start the flow sink",
+                .up =
+                    [this, &c] {
+                      notifier_ = std::make_unique<pipeline::StreamNotifier>();
+                      sink_ = std::make_unique<pipeline::FlowSink>(*store_, *notifier_);
+                      AddRulesEngine(c);
+                      if (Cic2017(c)) spdlog::info("flow lifecycle: cic2017 feature mode");
+                      if (c.model.enabled) {
+                        models_ = std::make_shared<detect::ml::ModelSlot>(
+                            *features::ParseFeatureMode(c.flows.feature_mode), c.model.path);
+                        LoadModel(*models_, "", "start");
+                        sink_->AddDetector(
+                            std::make_unique<detect::ml::MlDetector>(models_, MlOptionsFrom(c)));
+                      }
+                    },
+                // After capture stopped and the last flows were stored.
+                .down =
+                    [this] {
+                      notifier_->Close();
+                      spdlog::info("flows flushed: {} finished in total",
+                                   sink_->counters().flows_finished.load());
+                      rules_ = nullptr;
+                      sink_.reset();
+                    },
+                .hint = "fix the rules file named above (rules.file)"});
   if (pcap_live()) {
     AddPcapLiveSteps();
   } else {
@@ -351,6 +345,14 @@ void Agent::Reload() {
   }
 }
 
+void Agent::AddRulesEngine(const config::Config& c) {
+  auto rules = std::make_unique<detect::rules::RulesEngine>(RuleSetFrom(c), EngineOptionsFrom(c));
+  rules_ = rules.get();
+  spdlog::info("rules: {} from {}", rules->Rules().size(),
+               rules->source().empty() ? "the built-in defaults" : rules->source());
+  sink_->AddDetector(std::move(rules));
+}
+
 std::string Agent::ReloadRules() {
   config::Config config;
   {
@@ -449,6 +451,11 @@ AgentStatus Agent::Status() const {
   s.counters.emplace_back("flows_swept_active", p.flows_swept_active.load());
   s.counters.emplace_back("alerts", p.alerts.load());
   s.counters.emplace_back("malformed_records", p.malformed_records.load());
+  s.counters.emplace_back("packet_samples", p.packet_samples.load());
+  if (rules_) {
+    s.counters.emplace_back("rules_windows", rules_->tracked_keys());
+    s.counters.emplace_back("rules_evictions", rules_->evictions());
+  }
   s.queue_overflows = 0;  // flows are handed on synchronously: there is no queue
   s.flows_evicted = store_->flows_evicted();
   const int64_t last_loss = p.last_loss_ns.load();

@@ -71,6 +71,9 @@ class Agent {
   void AddPcapLiveSteps();
   void AddResponseStep();
   void Reload();
+  /// Creates the rules engine from `c` (rules file, port_scan alias) and adds it to the sink.
+  /// Throws detect::rules::RulesError naming the rule and line.
+  void AddRulesEngine(const config::Config& c);
   /// Re-reads the rule set (rules file, port_scan alias) into the engine; returns its source.
   /// Throws detect::rules::RulesError: the running rules stay.
   std::string ReloadRules();

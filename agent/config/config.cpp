@@ -83,8 +83,9 @@ class Reader {
     }
     const std::chrono::milliseconds out(static_cast<int64_t>(number * it->second));
     if (out < min || out > max) {
-      Fail(v, key, "must be between " + std::to_string(min.count()) + "ms and " +
-                       std::to_string(max.count()) + "ms");
+      Fail(v, key,
+           "must be between " + std::to_string(min.count()) + "ms and " +
+               std::to_string(max.count()) + "ms");
     }
     return out;
   }
@@ -124,7 +125,9 @@ class Reader {
   }
 
  private:
-  std::string Scalar(const YAML::Node& v) const { return v.IsScalar() ? v.Scalar() : "(not a scalar)"; }
+  std::string Scalar(const YAML::Node& v) const {
+    return v.IsScalar() ? v.Scalar() : "(not a scalar)";
+  }
   static std::string Number(double x) {
     std::ostringstream out;
     out << x;
@@ -236,18 +239,17 @@ void ReadApi(const Reader& r, const YAML::Node& node, const std::string& key, Ap
          {"tcp", [&](const YAML::Node& v, const std::string& k) {
             TcpListenerConfig t;
             r.Map(v, k,
-                  {{"address",
-                    [&](const YAML::Node& x, const std::string& kk) { t.address = r.String(x, kk); }},
-                   {"tls_cert",
-                    [&](const YAML::Node& x, const std::string& kk) { t.tls_cert = r.String(x, kk); }},
-                   {"tls_key",
-                    [&](const YAML::Node& x, const std::string& kk) { t.tls_key = r.String(x, kk); }},
-                   {"token_file",
-                    [&](const YAML::Node& x, const std::string& kk) {
-                      t.token_file = r.String(x, kk);
-                    }},
-                   {"insecure",
-                    [&](const YAML::Node& x, const std::string& kk) { t.insecure = r.Bool(x, kk); }}});
+                  {{"address", [&](const YAML::Node& x,
+                                   const std::string& kk) { t.address = r.String(x, kk); }},
+                   {"tls_cert", [&](const YAML::Node& x,
+                                    const std::string& kk) { t.tls_cert = r.String(x, kk); }},
+                   {"tls_key", [&](const YAML::Node& x,
+                                   const std::string& kk) { t.tls_key = r.String(x, kk); }},
+                   {"token_file", [&](const YAML::Node& x,
+                                      const std::string& kk) { t.token_file = r.String(x, kk); }},
+                   {"insecure", [&](const YAML::Node& x, const std::string& kk) {
+                      t.insecure = r.Bool(x, kk);
+                    }}});
             if (t.address.empty()) r.Fail(v, k + ".address", "is required when tcp is set");
             const bool loopback = t.address.rfind("127.", 0) == 0 ||
                                   t.address.rfind("[::1]", 0) == 0 ||
@@ -390,89 +392,85 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
   }
   Config c;
   const Reader r(name);
-  r.Map(root, "",
-        {{"capture",
-          [&](const YAML::Node& v, const std::string& k) { ReadCapture(r, v, k, c.capture); }},
-         {"flows", [&](const YAML::Node& v, const std::string& k) { ReadFlows(r, v, k, c.flows); }},
-         {"sampling",
-          [&](const YAML::Node& v, const std::string& k) { ReadSampling(r, v, k, c.sampling); }},
-         {"store",
-          [&](const YAML::Node& v, const std::string& k) {
-            r.Map(v, k,
-                  {{"path",
-                    [&](const YAML::Node& x, const std::string& kk) {
-                      c.store.path = r.String(x, kk);
-                    }},
-                   {"max_flows", [&](const YAML::Node& x, const std::string& kk) {
-                      c.store.max_flows = r.UInt(x, kk, 1000, 1000000000);
-                    }}});
-          }},
-         {"api", [&](const YAML::Node& v, const std::string& k) { ReadApi(r, v, k, c.api); }},
-         {"allowlist",
-          [&](const YAML::Node& v, const std::string& k) { c.allowlist = r.PrefixList(v, k); }},
-         {"log_level",
-          [&](const YAML::Node& v, const std::string& k) {
-            c.log_level = r.String(v, k);
-            static const std::vector<std::string> kLevels = {"trace", "debug", "info",
-                                                             "warn",  "error", "off"};
-            if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
-              r.Fail(v, k, "expected trace, debug, info, warn, error or off");
-            }
-          }},
-         {"port_scan",
-          [&](const YAML::Node& v, const std::string& k) {
-            c.port_scan.given = true;
-            r.Map(v, k,
-                  {{"enabled",
-                    [&](const YAML::Node& x, const std::string& kk) {
-                      c.port_scan.enabled = r.Bool(x, kk);
-                    }},
-                   {"distinct_ports",
-                    [&](const YAML::Node& x, const std::string& kk) {
-                      c.port_scan.distinct_ports = static_cast<uint32_t>(r.UInt(x, kk, 2, 65535));
-                    }},
-                   {"window", [&](const YAML::Node& x, const std::string& kk) {
-                      c.port_scan.window = std::chrono::duration_cast<seconds>(
-                          r.Duration(x, kk, seconds(1), kOneHour));
-                    }}});
-          }},
-         {"reputation", [&](const YAML::Node& v,
-                            const std::string& k) { ReadReputation(r, v, k, c.reputation); }},
-         {"response",
-          [&](const YAML::Node& v, const std::string& k) { ReadResponse(r, v, k, c.response); }},
-         {"http", [&](const YAML::Node& v, const std::string& k) { ReadHttp(r, v, k, c.http); }},
-         {"geoip", [&](const YAML::Node& v, const std::string& k) {
-            r.Map(v, k,
-                  {{"database", [&](const YAML::Node& x,
-                                    const std::string& kk) { c.geoip.database = r.String(x, kk); }},
-                   {"database_v6", [&](const YAML::Node& x, const std::string& kk) {
-                      c.geoip.database_v6 = r.String(x, kk);
-                    }}});
-          }},
-         {"rules", [&](const YAML::Node& v, const std::string& k) {
-            r.Map(v, k,
-                  {{"file",
-                    [&](const YAML::Node& x, const std::string& kk) {
-                      c.rules.file = r.String(x, kk);
-                    }},
-                   {"max_keys_per_rule", [&](const YAML::Node& x, const std::string& kk) {
-                      c.rules.max_keys_per_rule =
-                          static_cast<uint32_t>(r.UInt(x, kk, 100, 10000000));
-                    }}});
-          }},
-         {"model", [&](const YAML::Node& v, const std::string& k) {
-            r.Map(v, k,
-                  {{"enabled", [&](const YAML::Node& x,
-                                   const std::string& kk) { c.model.enabled = r.Bool(x, kk); }},
-                   {"path",
-                    [&](const YAML::Node& x, const std::string& kk) {
-                      c.model.path = r.String(x, kk);
-                      if (c.model.path.empty()) r.Fail(x, kk, "must name a bundle directory");
-                    }},
-                   {"anomalies", [&](const YAML::Node& x, const std::string& kk) {
-                      c.model.anomalies = r.Bool(x, kk);
-                    }}});
-          }}});
+  r.Map(
+      root, "",
+      {{"capture",
+        [&](const YAML::Node& v, const std::string& k) { ReadCapture(r, v, k, c.capture); }},
+       {"flows", [&](const YAML::Node& v, const std::string& k) { ReadFlows(r, v, k, c.flows); }},
+       {"sampling",
+        [&](const YAML::Node& v, const std::string& k) { ReadSampling(r, v, k, c.sampling); }},
+       {"store",
+        [&](const YAML::Node& v, const std::string& k) {
+          r.Map(v, k,
+                {{"path", [&](const YAML::Node& x,
+                              const std::string& kk) { c.store.path = r.String(x, kk); }},
+                 {"max_flows", [&](const YAML::Node& x, const std::string& kk) {
+                    c.store.max_flows = r.UInt(x, kk, 1000, 1000000000);
+                  }}});
+        }},
+       {"api", [&](const YAML::Node& v, const std::string& k) { ReadApi(r, v, k, c.api); }},
+       {"allowlist",
+        [&](const YAML::Node& v, const std::string& k) { c.allowlist = r.PrefixList(v, k); }},
+       {"log_level",
+        [&](const YAML::Node& v, const std::string& k) {
+          c.log_level = r.String(v, k);
+          static const std::vector<std::string> kLevels = {"trace", "debug", "info",
+                                                           "warn",  "error", "off"};
+          if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
+            r.Fail(v, k, "expected trace, debug, info, warn, error or off");
+          }
+        }},
+       {"port_scan",
+        [&](const YAML::Node& v, const std::string& k) {
+          c.port_scan.given = true;
+          r.Map(v, k,
+                {{"enabled", [&](const YAML::Node& x,
+                                 const std::string& kk) { c.port_scan.enabled = r.Bool(x, kk); }},
+                 {"distinct_ports",
+                  [&](const YAML::Node& x, const std::string& kk) {
+                    c.port_scan.distinct_ports = static_cast<uint32_t>(r.UInt(x, kk, 2, 65535));
+                  }},
+                 {"window", [&](const YAML::Node& x, const std::string& kk) {
+                    c.port_scan.window = std::chrono::duration_cast<seconds>(
+                        r.Duration(x, kk, seconds(1), kOneHour));
+                  }}});
+        }},
+       {"reputation",
+        [&](const YAML::Node& v, const std::string& k) { ReadReputation(r, v, k, c.reputation); }},
+       {"response",
+        [&](const YAML::Node& v, const std::string& k) { ReadResponse(r, v, k, c.response); }},
+       {"http", [&](const YAML::Node& v, const std::string& k) { ReadHttp(r, v, k, c.http); }},
+       {"geoip",
+        [&](const YAML::Node& v, const std::string& k) {
+          r.Map(v, k,
+                {{"database", [&](const YAML::Node& x,
+                                  const std::string& kk) { c.geoip.database = r.String(x, kk); }},
+                 {"database_v6", [&](const YAML::Node& x, const std::string& kk) {
+                    c.geoip.database_v6 = r.String(x, kk);
+                  }}});
+        }},
+       {"rules",
+        [&](const YAML::Node& v, const std::string& k) {
+          r.Map(v, k,
+                {{"file", [&](const YAML::Node& x,
+                              const std::string& kk) { c.rules.file = r.String(x, kk); }},
+                 {"max_keys_per_rule", [&](const YAML::Node& x, const std::string& kk) {
+                    c.rules.max_keys_per_rule = static_cast<uint32_t>(r.UInt(x, kk, 100, 10000000));
+                  }}});
+        }},
+       {"model", [&](const YAML::Node& v, const std::string& k) {
+          r.Map(v, k,
+                {{"enabled", [&](const YAML::Node& x,
+                                 const std::string& kk) { c.model.enabled = r.Bool(x, kk); }},
+                 {"path",
+                  [&](const YAML::Node& x, const std::string& kk) {
+                    c.model.path = r.String(x, kk);
+                    if (c.model.path.empty()) r.Fail(x, kk, "must name a bundle directory");
+                  }},
+                 {"anomalies", [&](const YAML::Node& x, const std::string& kk) {
+                    c.model.anomalies = r.Bool(x, kk);
+                  }}});
+        }}});
   if (c.flows.activity_timeout >= c.flows.active_timeout) {
     throw ConfigError(name, root["flows"] ? root["flows"].Mark().line + 1 : 0,
                       "flows.activity_timeout", "must be shorter than flows.active_timeout");

@@ -1,6 +1,8 @@
 // End to end: the behavioural rules on real traffic. netguardd (eBPF) on the sensor's veth with
 // a rules file; attacks from peer address A, benign traffic from peer address B:
-//   - nmap FIN, XMAS and UDP scans            -> fin_scan, xmas_scan, udp_scan (T1046)
+//   - nmap SYN, FIN, XMAS and UDP scans, and a ping sweep (-sn)
+//                                             -> port_scan, fin_scan, xmas_scan, udp_scan,
+//                                                ping_sweep (T1046)
 //   - an hping3 SYN flood (bounded count)     -> syn_flood (T1498)
 //   - many short connections to a login port  -> brute_force (T1110)
 //   - dig TXT queries with long random labels -> dns_tunnel (T1071.004), from ring DNS samples
@@ -146,7 +148,7 @@ class RulesE2eTest : public DaemonE2eTest {
 
 TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManagedLive) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
-  ASSERT_TRUE(WaitForLog("rules: 21 from " + rules_, 1)) << "the rules file is in force";
+  ASSERT_TRUE(WaitForLog("rules: 23 from " + rules_, 1)) << "the rules file is in force";
   const std::string a = lab_->peer_ip_a();
   const std::string b = lab_->peer_ip_b();
   const std::string sensor = lab_->sensor_ip();
@@ -160,7 +162,26 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
             0)
       << answer;
 
-  // Attacks, from A.
+  // Attacks, from A. A ping sweep of 12 addresses that exist only as neighbour entries
+  // pointing at the sensor's MAC, so the probes reach its XDP hook.
+  const std::string subnet = sensor.substr(0, sensor.rfind('.') + 1);
+  std::string sensor_mac;
+  ASSERT_EQ(RunCommand({"ip", "netns", "exec", lab_->sensor().name(), "cat",
+                        "/sys/class/net/" + lab_->sensor_if() + "/address"},
+                       &sensor_mac),
+            0);
+  sensor_mac = sensor_mac.substr(0, sensor_mac.find('\n'));
+  for (int host = 100; host < 112; ++host) {
+    RunCommandOrThrow({"ip", "-n", lab_->peer().name(), "neigh", "replace",
+                       subnet + std::to_string(host), "lladdr", sensor_mac, "dev", lab_->peer_if(),
+                       "nud", "permanent"});
+  }
+  EXPECT_EQ(InPeer({"nmap", "-sn", "--send-ip", "-n", "--max-retries", "0", "-S", a, "-e",
+                    lab_->peer_if(), subnet + "100-111"}),
+            0);
+  EXPECT_EQ(InPeer({"nmap", "-sS", "-Pn", "-n", "-p", "41-80", "--max-retries", "0", "-S", a, "-e",
+                    lab_->peer_if(), sensor}),
+            0);
   for (const char* kind : {"-sF", "-sX"}) {
     EXPECT_EQ(InPeer({"nmap", kind, "-Pn", "-n", "-p", "1-40", "--max-retries", "0", "-S", a, "-e",
                       lab_->peer_if(), sensor}),
@@ -189,6 +210,7 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
   ASSERT_NO_FATAL_FAILURE(SendArpSpoof(a));
 
   const std::map<std::string, std::string> expected = {
+      {"rule.port_scan", "T1046"},     {"rule.ping_sweep", "T1046"},
       {"rule.fin_scan", "T1046"},      {"rule.xmas_scan", "T1046"},
       {"rule.udp_scan", "T1046"},      {"rule.syn_flood", "T1498"},
       {"rule.brute_force", "T1110"},   {"rule.dns_tunnel", "T1071.004"},
@@ -215,10 +237,15 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
     EXPECT_NE(Str(alert, "srcAddr"), b) << "benign traffic alerted: " << alert.dump();
   }
 
+  // The samples reached the rules, and their state is visible.
+  EXPECT_GT(Counter("packet_samples").value_or(0), 0u);
+  EXPECT_GT(Counter("rules_windows").value_or(0), 0u);
+  EXPECT_EQ(Counter("rules_evictions").value_or(1), 0u);
+
   // Rules managed live.
   CtlResult listed = Ctl({"rules"});
   ASSERT_EQ(listed.code, 0) << listed.output;
-  EXPECT_EQ(listed.objects.size(), 21u);
+  EXPECT_EQ(listed.objects.size(), 23u);
   CtlResult disabled = Ctl({"rules", "disable", "fin_scan"});
   ASSERT_EQ(disabled.code, 0) << disabled.output;
   ASSERT_EQ(disabled.objects.size(), 1u);
@@ -232,7 +259,7 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
   WriteRules(ValidRules());
   const CtlResult reloaded = Ctl({"rules", "reload"});
   ASSERT_EQ(reloaded.code, 0) << reloaded.output;
-  EXPECT_EQ(reloaded.objects.size(), 21u);
+  EXPECT_EQ(reloaded.objects.size(), 23u);
 }
 
 }  // namespace

@@ -70,7 +70,7 @@ echo "built $(basename "$deb") and $(basename "$rpm_file")"
 echo "== .deb contents, control, scripts"
 dpkg-deb -c "$deb" >"$work/deb-files"
 for f in ./usr/sbin/netguardd ./usr/bin/ngctl ./lib/systemd/system/netguard.service \
-  ./etc/netguard/netguard.yaml; do
+  ./etc/netguard/netguard.yaml ./etc/netguard/rules.yaml; do
   contains "$work/deb-files" " $f\$" "deb file list"
 done
 # The web dashboard, when this build made it (NETGUARD_DASHBOARD).
@@ -84,6 +84,7 @@ for dep in libbpf1 'libgrpc\+\+1' libsqlite3-0 libyaml-cpp0 'libstdc\+\+6' iprou
 done
 dpkg-deb -e "$deb" "$work/DEBIAN"
 contains "$work/DEBIAN/conffiles" "^/etc/netguard/netguard.yaml$" "deb conffiles"
+contains "$work/DEBIAN/conffiles" "^/etc/netguard/rules.yaml$" "deb conffiles"
 for s in postinst prerm postrm; do
   [ -x "$work/DEBIAN/$s" ] || fail "deb has no executable $s"
   sh -n "$work/DEBIAN/$s" || fail "deb $s: shell syntax"
@@ -95,7 +96,7 @@ contains "$work/DEBIAN/postrm" "/var/lib/netguard" "postrm"
 echo "== .rpm contents, requires, config, scripts"
 rpm -qlp "$rpm_file" >"$work/rpm-files" 2>/dev/null
 for f in /usr/sbin/netguardd /usr/bin/ngctl /lib/systemd/system/netguard.service \
-  /etc/netguard/netguard.yaml; do
+  /etc/netguard/netguard.yaml /etc/netguard/rules.yaml; do
   contains "$work/rpm-files" "^$f\$" "rpm file list"
 done
 contains "$work/rpm-files" "." "rpm file list" # not empty
@@ -107,6 +108,7 @@ for dep in 'libbpf\.so' 'libgrpc\+\+\.so' 'libsqlite3\.so' '^iproute$' '^shadow-
 done
 rpm -qpc "$rpm_file" >"$work/rpm-config" 2>/dev/null
 contains "$work/rpm-config" "^/etc/netguard/netguard.yaml$" "rpm %config"
+contains "$work/rpm-config" "^/etc/netguard/rules.yaml$" "rpm %config"
 rpm -qp --scripts "$rpm_file" >"$work/rpm-scripts" 2>/dev/null
 contains "$work/rpm-scripts" "^postinstall scriptlet" "rpm %post"
 contains "$work/rpm-scripts" "^preuninstall scriptlet" "rpm %preun"

@@ -324,6 +324,56 @@ TEST(RulesTest, BeaconingNeedsRegularIntervals) {
   EXPECT_NEAR(Evidence(beacons[0])["mean_interval_s"].get<double>(), 30, 1);
 }
 
+TEST(RulesTest, SlowHttpIsManyLongNearlySilentWebConnections) {
+  RulesEngine engine(DefaultRuleSet());
+  Alerts alerts;
+  for (int i = 0; i < 25; ++i) {  // 100 s each, 20 bytes every 10 s: 2 B/s
+    engine.OnFlowEnd(Flow("10.0.0.9", "10.0.0.80", static_cast<uint16_t>(40000 + i), 80, kTcp,
+                          kT0 + i * kSecond, NG_TCP_SYN, 12, 3, 200, 100 * kSecond),
+                     alerts);
+  }
+  for (int i = 0; i < 25; ++i) {  // long downloads: the client sent its request only, fast
+    engine.OnFlowEnd(Flow("10.0.0.8", "10.0.0.81", static_cast<uint16_t>(40000 + i), 80, kTcp,
+                          kT0 + i * kSecond, NG_TCP_SYN, 400, 900, 400000, 60 * kSecond),
+                     alerts);
+  }
+  const auto slow = alerts.Of("slow_http");
+  ASSERT_EQ(slow.size(), 1u);
+  EXPECT_EQ(slow[0].alert_class, "DoS-SlowHTTP");
+  EXPECT_EQ(slow[0].mitre_technique, "T1499");
+  EXPECT_EQ(slow[0].dst_addr, "10.0.0.80");
+}
+
+TEST(RulesTest, TrafficAnomalyAgainstTheLearnedBaseline) {
+  RuleSet set = DefaultRuleSet();
+  for (auto& r : set.rules) {
+    if (r.name == "traffic_anomaly") {
+      r.threshold = 100, r.window = std::chrono::seconds(1), r.params["warmup_buckets"] = 10;
+    }
+  }
+  RulesEngine engine(set);
+  Alerts alerts;
+  int64_t t = kT0;
+  auto second = [&](int packets) {  // `packets` UDP samples spread over one second
+    for (int i = 0; i < packets; ++i) {
+      engine.OnPacketSample(
+          Packet("10.0.0.9", "10.0.0.1", 5000, 6000, kUdp, t + i * (kSecond / packets), 500),
+          alerts);
+    }
+    t += kSecond;
+  };
+  for (int s = 0; s < 20; ++s) second(200 + (s % 3) * 10);  // a steady 200-220 packets/s
+  EXPECT_TRUE(alerts.Of("traffic_anomaly").empty());
+  second(4000);  // 20x the baseline
+  second(200);   // closes the burst's bucket
+  const auto anomalies = alerts.Of("traffic_anomaly");
+  ASSERT_EQ(anomalies.size(), 1u);
+  EXPECT_EQ(anomalies[0].alert_class, "Anomaly");
+  EXPECT_EQ(anomalies[0].severity, Severity::kCritical);
+  EXPECT_EQ(Evidence(anomalies[0])["protocol"], "UDP");
+  EXPECT_NEAR(Evidence(anomalies[0])["baseline_packets"].get<double>(), 210, 15);
+}
+
 TEST(RulesTest, ARandomSourceFloodStaysInTheAdmissionFilter) {
   EngineOptions options;
   options.max_keys_per_rule = 1000;

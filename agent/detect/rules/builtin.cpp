@@ -78,6 +78,15 @@ bool GratuitousArp(const Event& e, const RuleSpec& r) {
   return Arp(e, r) && e.sample->arp.sender_ip == e.sample->arp.target_ip;
 }
 
+// A finished web connection that lasted long while its client sent little: slowloris, slow POST.
+bool SlowHttp(const Event& e, const RuleSpec& r) {
+  if (e.proto != kTcp || !e.flow || !HasPort(r, e.dst_port)) return false;
+  const double seconds = e.duration_ms / 1000;
+  const auto sent = static_cast<double>(e.flow->acc.dir[NG_DIR_FWD].payload.sum);
+  return seconds >= Param(r, "min_duration_s", 30) && sent > 0 &&
+         sent / seconds <= Param(r, "max_bytes_per_s", 100);
+}
+
 bool Connection(const Event& e, const RuleSpec& r) {
   return (SynOnly(e, r) || e.proto == kUdp) && !HasPort(r, e.dst_port);
 }
@@ -111,7 +120,8 @@ const std::map<std::string, Predicate>& Predicates() {
       {"brute_force", AuthAttempt}, {"credential_spraying", AuthAttempt},
       {"dns_tunnel", DnsTunnel},    {"dga", Dga},
       {"arp_spoof", Arp},           {"garp_storm", GratuitousArp},
-      {"beaconing", Connection},
+      {"beaconing", Connection},    {"slow_http", SlowHttp},
+      {"traffic_anomaly", nullptr},
   };
   return kPredicates;
 }
@@ -201,12 +211,26 @@ std::vector<RuleSpec> DefaultRules() {
   r.back().critical_factor = 10;
   r.push_back(Make("garp_storm", "arp", "ARPSpoof", "T1557.002", T::kPacket, K::kArpMac, M::kEvents,
                    20, 10s, "gratuitous ARP announcements from one MAC address"));
+  // Slow HTTP (T1499): long, nearly silent client connections to one web server.
+  r.push_back(Make("slow_http", "flood", "DoS-SlowHTTP", "T1499", T::kFlowEnd, K::kDestination,
+                   M::kEvents, 20, 300s,
+                   "long-lived web connections whose client sends under max_bytes_per_s"));
+  r.back().ports = {80, 443, 8000, 8080, 8443};
+  r.back().params = {{"min_duration_s", 30}, {"max_bytes_per_s", 100}};
   // Periodic connections.
   r.push_back(Make("beaconing", "beaconing", "Beaconing", "T1071", T::kFlowStart,
                    K::kSourceDestination, M::kHistory, 8, 3600s,
                    "connections from one host to one service at regular intervals"));
   r.back().ports = {53, 123};  // resolvers and NTP poll by design
   r.back().params = {{"max_jitter", 0.15}, {"min_interval_s", 1}};
+  // Per-protocol rates of the sampled packets against their EWMA baseline (one bucket per
+  // window; threshold: the least packets a bucket needs to be judged).
+  r.push_back(Make("traffic_anomaly", "anomaly", "Anomaly", "", T::kPacket, K::kDestination,
+                   M::kPackets, 10000, 10s,
+                   "a protocol's packet or byte rate far above its learned baseline"));
+  r.back().params = {{"alpha", 0.1}, {"sigma", 4}, {"warmup_buckets", 30}};
+  r.back().high_factor = 4;
+  r.back().critical_factor = 16;
   return r;
 }
 

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "detect/rules/baseline.h"
+
 namespace netguard::detect::rules {
 namespace {
 
@@ -109,7 +111,8 @@ struct RulesEngine::Active {
   Predicate predicate = nullptr;  // built-in; custom rules use spec.match
   uint32_t index = 0;             // identity in the admission filter
   WindowTable table;
-  std::unique_ptr<WindowTable> macs;  // arp_spoof: the MAC each address was last seen with
+  std::unique_ptr<WindowTable> macs;     // arp_spoof: the MAC each address was last seen with
+  std::unique_ptr<Baselines> baselines;  // traffic_anomaly
   uint64_t alerts = 0;
   Active(RuleSpec s, Predicate p, uint32_t i, const EngineOptions& o)
       : spec(std::move(s)),
@@ -137,6 +140,7 @@ std::unique_ptr<RulesEngine::Active> RulesEngine::Build(RuleSpec spec, uint32_t 
     active->macs =
         std::make_unique<WindowTable>(active->table.window_ns(), options_.max_keys_per_rule, 1);
   }
+  if (active->spec.name == "traffic_anomaly") active->baselines = std::make_unique<Baselines>();
   return active;
 }
 
@@ -360,7 +364,42 @@ bool RulesEngine::ArpChanged(Active& rule, const Event& e) {
   return changed;
 }
 
+void RulesEngine::ApplyBaseline(Active& rule, const Event& e, AlertSink& sink) {
+  const std::optional<Anomaly> a =
+      rule.baselines->Add(rule.spec, e.proto, e.time_ns, e.packets, e.bytes);
+  if (!a) return;
+  const double ratio = a->packets / std::max(1.0, a->mean_packets);
+  netguard::Alert alert;
+  alert.time_ns = e.time_ns;
+  alert.protocol = a->proto;
+  alert.alert_class = rule.spec.alert_class;
+  alert.score = ratio;
+  alert.severity = ratio >= rule.spec.critical_factor ? Severity::kCritical
+                   : ratio >= rule.spec.high_factor   ? Severity::kHigh
+                                                      : rule.spec.severity;
+  alert.mitre_technique = rule.spec.technique;
+  alert.detector = "rule." + rule.spec.name;
+  alert.evidence_json = nlohmann::json{
+      {"rule", rule.spec.name},
+      {"protocol", ProtocolName(a->proto)},
+      {"bucket_s", rule.spec.window.count()},
+      {"bucket_start_ns", a->bucket_start_ns},
+      {"packets", a->packets},
+      {"bytes", a->bytes},
+      {"baseline_packets", a->mean_packets},
+      {"baseline_packets_std", a->std_packets},
+      {"baseline_bytes", a->mean_bytes},
+      {"baseline_bytes_std",
+       a->std_bytes}}.dump();
+  ++rule.alerts;
+  sink.Emit(std::move(alert));
+}
+
 void RulesEngine::Apply(Active& rule, const Event& e, AlertSink& sink) {
+  if (rule.baselines) {
+    if (e.sample && !e.sample->is_arp) ApplyBaseline(rule, e, sink);
+    return;
+  }
   if (rule.macs && !ArpChanged(rule, e)) return;
   const RuleKey key = MakeKey(rule.spec.key, e);
   const Measure m = rule.spec.measure;
@@ -379,8 +418,9 @@ void RulesEngine::Apply(Active& rule, const Event& e, AlertSink& sink) {
   }
   Window& w = m == Measure::kHistory ? rule.table.AddHistory(key, e.time_ns)
                                      : rule.table.Add(key, e.time_ns, weight, distinct, value);
-  double measure =
-      distinct || m == Measure::kHistory ? static_cast<double>(w.seen.size()) : w.Total();
+  double measure = distinct                 ? static_cast<double>(w.distinct.size())
+                   : m == Measure::kHistory ? static_cast<double>(w.seen.size())
+                                            : w.Total();
   if (measure < rule.spec.threshold) return;
   const double min_bytes = Param(rule.spec, "min_bytes", 0);
   if (min_bytes > 0 && w.Total() < min_bytes) return;
@@ -416,10 +456,10 @@ void RulesEngine::MaybeAlert(Active& rule, const RuleKey& key, Window& w, double
       {"events", w.Total()},
       {"first_event_ns", w.first_ns},
   };
-  if (IsDistinct(spec.measure) && !w.seen.empty()) {
+  if (IsDistinct(spec.measure) && !w.distinct.empty()) {
     nlohmann::json sample = nlohmann::json::array();
-    for (size_t i = 0; i < w.seen.size() && i < 32; ++i) {
-      const uint64_t v = w.seen[i].value;
+    for (const auto& [v, last_ns] : w.distinct) {
+      if (sample.size() >= 32) break;
       if (spec.measure == Measure::kDistinctTargets) {
         sample.push_back(static_cast<uint16_t>(v));  // the port (low bits; XOR of a v4 word)
       } else if (spec.measure == Measure::kDistinctHosts ||

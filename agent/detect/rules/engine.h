@@ -68,6 +68,7 @@ class RulesEngine final : public Detector {
   void Dispatch(Trigger trigger, const Event& event, AlertSink& sink);
   void Apply(Active& rule, const Event& event, AlertSink& sink);
   bool ArpChanged(Active& rule, const Event& event);
+  void ApplyBaseline(Active& rule, const Event& event, AlertSink& sink);
   void MaybeAlert(Active& rule, const RuleKey& key, Window& window, double value,
                   const Event& event, AlertSink& sink);
   std::unique_ptr<Active> Build(RuleSpec spec, uint32_t index) const;

@@ -44,19 +44,24 @@ void WindowTable::Reconfigure(int64_t window_ns, size_t max_keys, size_t max_see
   max_seen_ = max_seen;
 }
 
-void WindowTable::Advance(Window& w, int64_t now_ns) const {
+bool WindowTable::Advance(Window& w, int64_t now_ns) const {
   const int64_t bucket_ns = std::max<int64_t>(1, window_ns_ / Window::kBuckets);
   if (w.bucket_start_ns == 0) {
     w.bucket_start_ns = now_ns - now_ns % bucket_ns;
-    return;
+    return false;
   }
-  if (now_ns < w.bucket_start_ns + bucket_ns) return;  // also: a timestamp that stepped back
+  if (now_ns < w.bucket_start_ns + bucket_ns) return false;  // also: a time that stepped back
   const int64_t steps = (now_ns - w.bucket_start_ns) / bucket_ns;
   for (int64_t i = 0; i < std::min<int64_t>(steps, Window::kBuckets); ++i) {
     w.head = static_cast<uint8_t>((w.head + 1) % Window::kBuckets);
     w.weight[w.head] = 0;
   }
   w.bucket_start_ns += steps * bucket_ns;
+  return true;
+}
+
+void WindowTable::ExpireDistinct(Window& w, int64_t now_ns) const {
+  std::erase_if(w.distinct, [&](const auto& kv) { return kv.second <= now_ns - window_ns_; });
 }
 
 void WindowTable::ExpireSeen(Window& w, int64_t now_ns) const {
@@ -78,7 +83,8 @@ Window& WindowTable::Touch(const RuleKey& key, int64_t now_ns) {
   } else {
     lru_.splice(lru_.begin(), lru_, w.lru);
   }
-  Advance(w, now_ns);
+  // Distinct values leave the window at bucket boundaries: once per bucket, not per event.
+  if (Advance(w, now_ns) && !w.distinct.empty()) ExpireDistinct(w, now_ns);
   w.last_ns = std::max(w.last_ns, now_ns);
   return w;
 }
@@ -87,20 +93,29 @@ Window& WindowTable::Add(const RuleKey& key, int64_t now_ns, double weight, bool
                          uint64_t value) {
   Window& w = Touch(key, now_ns);
   w.weight[w.head] += weight;
-  if (distinct) {
-    ExpireSeen(w, now_ns);
-    auto it = std::find_if(w.seen.begin(), w.seen.end(),
-                           [&](const Window::Seen& s) { return s.value == value; });
-    if (it != w.seen.end()) {
-      it->last_ns = now_ns;
-    } else if (w.seen.size() < max_seen_) {
-      w.seen.push_back({value, now_ns});
-    } else {  // full: the newest values count, so a long attack keeps its measure at the cap
-      auto oldest = std::min_element(
-          w.seen.begin(), w.seen.end(),
-          [](const Window::Seen& x, const Window::Seen& y) { return x.last_ns < y.last_ns; });
-      *oldest = {value, now_ns};
+  if (!distinct) return w;
+  auto [it, inserted] = w.distinct.try_emplace(value, now_ns);
+  if (!inserted) {
+    it->second = std::max(it->second, now_ns);
+    return w;
+  }
+  w.arrival.push_back(value);
+  // Full: drop the earliest arrival still held, so that the newest values count and a long
+  // attack keeps its measure at the cap. O(1) amortised: a flood adds a value per event.
+  while (w.distinct.size() > max_seen_ && w.arrival_head < w.arrival.size()) {
+    const uint64_t first = w.arrival[w.arrival_head++];
+    if (first != value) w.distinct.erase(first);
+  }
+  const size_t held = w.arrival.size() - w.arrival_head;
+  if (w.arrival_head > held || held > 2 * w.distinct.size() + 16) {
+    // Compact: forget the consumed prefix and arrivals erased by expiry.
+    std::vector<uint64_t> kept;
+    kept.reserve(w.distinct.size());
+    for (size_t i = w.arrival_head; i < w.arrival.size(); ++i) {
+      if (w.distinct.count(w.arrival[i])) kept.push_back(w.arrival[i]);
     }
+    w.arrival.swap(kept);
+    w.arrival_head = 0;
   }
   return w;
 }

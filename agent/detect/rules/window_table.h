@@ -38,7 +38,12 @@ struct Window {
     uint64_t value;
     int64_t last_ns;
   };
-  std::vector<Seen> seen;      // distinct values (or event times for history), capped
+  std::vector<Seen> seen;  // event times (history) or the last MAC (arp), capped
+  std::unordered_map<uint64_t, int64_t> distinct;  // distinct value -> last time, capped
+  // Distinct values in insertion order from arrival_head on (may hold erased ones). A vector,
+  // not a deque: a deque's first push allocates 512 bytes per window, which a flood multiplies.
+  std::vector<uint64_t> arrival;
+  size_t arrival_head = 0;
   int64_t first_ns = 0;        // first event still counted
   int64_t last_ns = 0;         // latest event
   int64_t alert_start_ns = 0;  // start of the current aggregation period, 0 = none
@@ -73,8 +78,10 @@ class WindowTable {
 
  private:
   Window& Touch(const RuleKey& key, int64_t now_ns);
-  void Advance(Window& w, int64_t now_ns) const;
+  /// Moves the buckets to `now_ns`; true when a bucket boundary passed.
+  bool Advance(Window& w, int64_t now_ns) const;
   void ExpireSeen(Window& w, int64_t now_ns) const;
+  void ExpireDistinct(Window& w, int64_t now_ns) const;
 
   int64_t window_ns_;
   size_t max_keys_;

@@ -1,0 +1,60 @@
+#include "detect/rules/baseline.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "detect/rules/builtin.h"
+
+namespace netguard::detect::rules {
+namespace {
+
+void Learn(double x, double alpha, double& mean, double& var, uint32_t n) {
+  if (n == 0) {
+    mean = x;
+    var = 0;
+    return;
+  }
+  const double diff = x - mean;
+  mean += alpha * diff;
+  var = (1 - alpha) * (var + alpha * diff * diff);
+}
+
+}  // namespace
+
+std::optional<Anomaly> Baselines::Add(const RuleSpec& rule, uint8_t proto, int64_t now_ns,
+                                      double packets, double bytes) {
+  const int64_t bucket_ns = std::chrono::nanoseconds(rule.window).count();
+  const double alpha = Param(rule, "alpha", 0.1);
+  const double sigma = Param(rule, "sigma", 4);
+  const auto warmup = static_cast<uint32_t>(Param(rule, "warmup_buckets", 30));
+  Protocol& p = protocols_[proto];
+  std::optional<Anomaly> out;
+  if (p.bucket_start_ns == 0) p.bucket_start_ns = now_ns;
+  if (now_ns >= p.bucket_start_ns + bucket_ns) {
+    const double std_p = std::sqrt(p.var_packets), std_b = std::sqrt(p.var_bytes);
+    const bool judged = p.buckets >= warmup && p.packets >= rule.threshold;
+    if (judged && (p.packets > p.mean_packets + sigma * std::max(std_p, 1.0) ||
+                   p.bytes > p.mean_bytes + sigma * std::max(std_b, 1.0))) {
+      out = Anomaly{proto, p.bucket_start_ns, p.packets, p.bytes, p.mean_packets,
+                    std_p, p.mean_bytes,      std_b};
+    } else {
+      Learn(p.packets, alpha, p.mean_packets, p.var_packets, p.buckets);
+      Learn(p.bytes, alpha, p.mean_bytes, p.var_bytes, p.buckets);
+      ++p.buckets;
+    }
+    // Buckets with no sample at all are quiet buckets: they enter the baseline as zeros.
+    const int64_t gaps = std::min<int64_t>((now_ns - p.bucket_start_ns) / bucket_ns - 1, 100);
+    for (int64_t i = 0; i < gaps; ++i) {
+      Learn(0, alpha, p.mean_packets, p.var_packets, p.buckets);
+      Learn(0, alpha, p.mean_bytes, p.var_bytes, p.buckets);
+      ++p.buckets;
+    }
+    p.bucket_start_ns += ((now_ns - p.bucket_start_ns) / bucket_ns) * bucket_ns;
+    p.packets = p.bytes = 0;
+  }
+  p.packets += packets;
+  p.bytes += bytes;
+  return out;
+}
+
+}  // namespace netguard::detect::rules
