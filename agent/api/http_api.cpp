@@ -4,10 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "api/rpc_gateway.h"
 #include "api/server.h"
@@ -133,6 +135,11 @@ HttpApi::HttpApi(HttpApiOptions options, std::shared_ptr<grpc::Channel> channel)
     throw ApiError("http: cannot listen on " + options_.address + " (address in use?)");
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() does nothing until the listen loop has started, so a Stop() right after
+  // start-up (a SIGTERM during start) would leave the thread listening and the join hanging.
+  for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   spdlog::info("HTTP API and dashboard on {}://{} (port {}){}", tls ? "https" : "http",
                options_.address, port_,
                options_.token.empty() ? "; no token configured: changes are refused" : "");

@@ -388,6 +388,16 @@ TEST(HttpApiStartTest, NonLoopbackWithoutTlsOrTokenIsRefused) {
                api::ApiError);
 }
 
+// A SIGTERM during start-up stops the listener right after it was started: that must not hang
+// (httplib ignores stop() until its listen loop runs). ctest's timeout catches a hang.
+TEST(HttpApiStartTest, StopRightAfterStartReturns) {
+  ApiHarness harness;
+  for (int i = 0; i < 50; ++i) {
+    api::HttpApi http({.address = "127.0.0.1:0"}, harness.server().InProcessChannel());
+    http.Stop();
+  }
+}
+
 TEST(HttpApiStartTest, NonLoopbackServesHttpsAndWantsTheTokenForReadsToo) {
   if (std::system("command -v openssl >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "openssl is not installed: cannot make a test certificate";
