@@ -73,12 +73,13 @@ if ! ngctl status; then
   echo "quickstart.sh: the agent did not come up; see: $how" >&2
   exit 1
 fi
-http=$(sed -n 's/^  listen: *\([^ #]*\).*/\1/p' /etc/netguard/netguard.yaml | head -n 1)
+# The http: section's address (the only "  address:" key outside comments).
+http=$(sed -n '/^http:/,/^[a-z]/s/^  address: *\([^ #]*\).*/\1/p' /etc/netguard/netguard.yaml | head -n 1)
 cat <<EOM
 
 NetGuard is monitoring $IFACE (auto-block: dry-run, see response: in /etc/netguard/netguard.yaml).
   ngctl status | ngctl alerts --follow | ngctl flows | ngctl blocks   (root, or a member of
   group netguard: usermod -aG netguard \$USER)
-  dashboard: http://${http:-127.0.0.1:8490}/
+  dashboard: http://${http:-127.0.0.1:8787}/ (changes need the API token: http.token_file)
   logs: $how
 EOM
