@@ -1,7 +1,7 @@
 // The dashboard in headless Chromium against a real netguardd (run by e2e/run.sh inside the
 // sensor namespace): Live loads; an nmap scan's alert appears on the open page within 2 s
 // without a reload; a token-less change is refused; a block made on the Forensics page drops
-// the attacker's traffic and shows on Blocks with hits; Models shows its bundle or "no model";
+// the attacker's traffic and shows on Blocks with hits; Models shows the shipped bundle;
 // Map draws. Screenshots of every page go to $ARTIFACTS.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -122,6 +122,8 @@ try {
 
   step('Alerts page: list, detail with evidence and MITRE link');
   await page.goto(`${BASE}/alerts`);
+  // The rule's alert (the shipped model raises its own PortScan alert too, with feature evidence).
+  await page.getByTestId('alert-search').fill('rule.port_scan');
   await page.getByTestId('alert-row').filter({ hasText: ATTACKER }).first().click();
   const detail = page.getByTestId('alert-detail');
   await detail.getByText('Network Service Discovery').waitFor();
@@ -173,12 +175,10 @@ try {
   }, `${ATTACKER}/32`);
   await shot(page, 'blocks');
 
-  step('Models: the active bundle or the explained "no model" state');
+  step('Models: the active bundle (the shipped models/default)');
   await page.goto(`${BASE}/models`);
-  await page
-    .locator('[data-testid=model-name], [data-testid=no-model], [data-testid=not-available]')
-    .first()
-    .waitFor();
+  await page.getByTestId('model-name').waitFor();
+  assert.match(await page.getByTestId('model-name').textContent(), /default/);
   assert.equal(await page.getByTestId('error-state').count(), 0, 'the Models page shows an error');
   await shot(page, 'models');
 

@@ -72,6 +72,8 @@ http:
   address: 127.0.0.1:8787
   dashboard_dir: $DIST
   token_file: $STATE/token
+model:
+  path: $HERE/../../models/default
 YAML
 
 # nsenter --net: the daemon keeps this mount namespace and so the real /sys/fs/bpf.

@@ -76,6 +76,7 @@ export interface BlockEntry {
   packets: string;
   bytes: string;
   enforced: boolean;
+  dryRun?: boolean; // a "would block" record of the auto-block policy in dry-run: blocks nothing
 }
 
 export interface ClassMetrics {

@@ -191,7 +191,12 @@ export function ForensicsPage() {
       <Group justify="space-between" align="start">
         <Title order={3}>{ip}</Title>
         <Paper withBorder p="sm">
-          {data.block ? (
+          {data.block?.dryRun && (
+            <Text size="sm" mb="xs" data-testid="would-block">
+              Auto-block dry-run would block this address: {data.block.reason}
+            </Text>
+          )}
+          {data.block && !data.block.dryRun ? (
             <Group>
               <Badge color="red" data-testid="blocked-badge">
                 blocked: {data.block.reason}

@@ -51,6 +51,37 @@ describe('ForensicsPage', () => {
   });
 });
 
+describe('ForensicsPage with a dry-run record', () => {
+  it('says what auto-block would do and still offers a real block', async () => {
+    fakeApi({
+      GetIp: {
+        body: {
+          address: '10.0.0.3',
+          score: 140,
+          verdict: 'malicious',
+          blocked: false,
+        },
+      },
+      ListFlows: { body: { flows: [] } },
+      ListAlerts: { body: { alerts: [] } },
+      ListBlocks: {
+        body: {
+          blocks: [{ prefix: '10.0.0.3/32', reason: 'auto: PortScan (high)', dryRun: true, enforced: false }],
+        },
+      },
+    });
+    renderWithProviders(
+      <Routes>
+        <Route path="/forensics/:ip" element={<ForensicsPage />} />
+      </Routes>,
+      '/forensics/10.0.0.3',
+    );
+    expect(await screen.findByTestId('would-block')).toHaveTextContent('auto: PortScan (high)');
+    expect(screen.getByTestId('block-button')).toBeInTheDocument();
+    expect(screen.queryByTestId('blocked-badge')).toBeNull();
+  });
+});
+
 describe('MapPage', () => {
   it('draws an arc per country pair and names the GeoIP database', async () => {
     fakeApi({
