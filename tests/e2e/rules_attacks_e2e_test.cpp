@@ -4,7 +4,8 @@
 // address A:
 //   - slowhttptest slowloris (40 connections, 15 s) -> slow_http (T1499), raised while the
 //                                                      connections are still held open
-//   - an hping3 UDP flood and ICMP flood (bounded)  -> udp_flood, icmp_flood (T1498)
+//   - an hping3 UDP flood                           -> udp_flood (T1498)
+//   - an hping3 ICMP echo flood, spoofed sources    -> icmp_flood (T1498) on the sensor
 //   - hydra: one password against the 12 hosts      -> credential_spraying (T1110.003)
 //   - gratuitous ARP announcements from one MAC     -> garp_storm (T1557.002)
 // From B, the benign versions: HTTP GETs, one failed login, a few UDP packets and pings, one
@@ -85,26 +86,14 @@ class RulesAttacksE2eTest : public RulesE2eFixture {
                               .output_path = state_ + "/nginx.log"});
   }
 
-  /// hping3 to the sensor from `source` ("" = a random source per packet): `count` packets
-  /// `gap_us` apart, bounded to 20 s. Whether it sent them all (its exit status says whether
-  /// anything answered).
-  bool Hping(const std::string& source, const std::string& mode, int count, int gap_us) const {
-    std::vector<std::string> argv = {"hping3",
-                                     "-q",
-                                     mode,
-                                     "-c",
-                                     std::to_string(count),
-                                     "-i",
-                                     "u" + std::to_string(gap_us),
-                                     lab_->sensor_ip()};
-    if (mode == "--udp") argv.insert(argv.end(), {"-p", "9999"});
-    if (source.empty()) {
-      argv.push_back("--rand-source");
-    } else {
-      argv.insert(argv.end(), {"-a", source});
-    }
+  /// hping3 `args` to the sensor: `count` packets `gap_us` apart, bounded to 20 s. Whether it
+  /// sent them all (its exit status says whether anything answered).
+  bool Hping(std::vector<std::string> args, int count, int gap_us) const {
+    args.insert(args.begin(),
+                {"hping3", "-q", "-c", std::to_string(count), "-i", "u" + std::to_string(gap_us)});
+    args.push_back(lab_->sensor_ip());
     std::string output;
-    InPeer(argv, 20, &output);
+    InPeer(args, 20, &output);
     return output.find(std::to_string(count) + " packets transmitted") != std::string::npos;
   }
 
@@ -135,8 +124,8 @@ TEST_F(RulesAttacksE2eTest, FloodsSprayingGarpStormAndSlowlorisRaiseTheirRulesBe
   // Benign, from B, while the slowloris connections are held.
   EXPECT_EQ(Curl(b, web_, 80), 0);
   EXPECT_EQ(Curl(b, logins_[0], kWinRm), 0) << "one refused login";
-  EXPECT_TRUE(Hping(b, "--udp", 5, 100000));
-  EXPECT_TRUE(Hping(b, "--icmp", 5, 100000));
+  EXPECT_TRUE(Hping({"--udp", "-p", "9999", "-a", b}, 5, 100000));
+  EXPECT_TRUE(Hping({"--icmp", "-a", b}, 5, 100000));
   std::string peer_mac;
   ASSERT_EQ(RunCommand({"ip", "netns", "exec", lab_->peer().name(), "cat",
                         "/sys/class/net/" + lab_->peer_if() + "/address"},
@@ -167,11 +156,11 @@ TEST_F(RulesAttacksE2eTest, FloodsSprayingGarpStormAndSlowlorisRaiseTheirRulesBe
   EXPECT_EQ(Str(slow, "dstAddr"), web_) << slow.dump();
 
   // The other attacks, from A.
-  EXPECT_TRUE(Hping(a, "--udp", 4000, 100));
+  EXPECT_TRUE(Hping({"--udp", "-p", "9999", "-a", a}, 4000, 100));
   // An echo flood that the victim answers is one flow whose requests and replies alternate, so
   // its 1-in-K samples all fall on one direction (docs/rules.md): spoofed sources instead, the
   // usual form of the attack (each packet a flow of its own, its first packet sampled).
-  EXPECT_TRUE(Hping("", "--icmp", 4000, 100));
+  EXPECT_TRUE(Hping({"--icmp", "--rand-source"}, 4000, 100));
   std::string hydra;
   EXPECT_EQ(
       InPeer({"hydra", "-I", "-l", "administrator", "-p", "Winter2026!", "-M", state_ + "/hosts",
