@@ -12,6 +12,7 @@
 // gratuitous ARP announcing its own address -> nothing. Every command is bounded in time.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -56,6 +57,10 @@ class RulesAttacksE2eTest : public RulesE2eFixture {
   }
 
   void TearDown() override {
+    if (slowloris_) {  // timeout passes SIGTERM on to slowhttptest (a SIGKILL would orphan it)
+      slowloris_->Signal(SIGTERM);
+      slowloris_->WaitExit(milliseconds(5000));
+    }
     slowloris_.reset();
     nginx_.reset();
     DaemonE2eTest::TearDown();
