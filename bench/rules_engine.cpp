@@ -1,5 +1,5 @@
-// The rules engine's cost: per finished flow, per flow start and per sampled packet (Google
-// Benchmark), and the memory of its state under a random-source SYN flood of 10^6 distinct
+// The rules engine's cost: per finished flow, flow start, open flow at a sweep and sampled packet
+// (Google Benchmark), and the memory of its state under a random-source SYN flood of 10^6 distinct
 // sources, each seen twice (the worst case for the admission filter). See docs/benchmarks.md.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
@@ -82,6 +82,21 @@ void BM_FlowStart(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_FlowStart);
+
+// Open flows as each sweep hands them over (slow_http, the rule on open flows, tests those to
+// web ports): the benign flows, seen a minute into their life.
+void BM_FlowOpen(benchmark::State& state) {
+  RulesEngine engine(DefaultRuleSet());
+  NullSink sink;
+  const auto flows = BenignFlows(100000);
+  size_t i = 0;
+  for (auto _ : state) {
+    const FlowRecord& f = flows[i++ % flows.size()];
+    engine.OnFlowOpen(f, f.start_ns + 60'000'000'000, sink);
+  }
+  state.counters["alerts"] = static_cast<double>(sink.alerts);
+}
+BENCHMARK(BM_FlowOpen);
 
 // Sampled packets as the ring delivers them: 1-in-K data packets and DNS queries.
 void BM_PacketSample(benchmark::State& state) {

@@ -92,6 +92,10 @@ class Pipeline final : public capture::pcap::FlowEvents,
     for (auto& d : detectors_) d->OnFlowStart(flow, *this);
   }
 
+  void OnFlowOpen(const FlowRecord& flow, uint64_t now_ns) override {
+    for (auto& d : detectors_) d->OnFlowOpen(flow, static_cast<int64_t>(now_ns), *this);
+  }
+
   void OnPacketSample(const PacketSample& sample) override {
     for (auto& d : detectors_) d->OnPacketSample(sample, *this);
   }

@@ -19,8 +19,9 @@ class AlertSink {
   virtual void Emit(Alert alert) = 0;
 };
 
-/// A detector sees every flow twice: when it starts (the first packet, for fast signals such as
-/// scans) and when it finishes (the full accumulators, for classification). Calls come from the
+/// A detector sees every flow when it starts (the first packet, for fast signals such as scans),
+/// at every sweep while it stays open (for long-lived flows) and when it finishes (the full
+/// accumulators, for classification). Calls come from the
 /// pipeline thread, in the order the data plane reported them; implementations need no locking
 /// of their own state.
 class Detector {
@@ -32,6 +33,13 @@ class Detector {
   virtual void OnFlowStart(const FlowRecord& flow, AlertSink& sink) = 0;
   /// A flow finished (FIN, RST, timeout or shutdown).
   virtual void OnFlowEnd(const FlowRecord& flow, AlertSink& sink) = 0;
+  /// A flow still open at a sweep (`now_ns`, wall clock); `flow.acc` holds its counts so far.
+  /// Long-lived flows are seen this way at every sweep until they finish.
+  virtual void OnFlowOpen(const FlowRecord& flow, int64_t now_ns, AlertSink& sink) {
+    (void)flow;
+    (void)now_ns;
+    (void)sink;
+  }
   /// Periodic call (every sweep) with the wall-clock time, for window bookkeeping.
   virtual void OnTick(int64_t now_ns) { (void)now_ns; }
   /// End of a sweep, and when capture stops: a detector that batches finished flows (ML)

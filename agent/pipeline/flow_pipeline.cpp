@@ -75,6 +75,7 @@ void FlowPipeline::OnSample(const ng_packet_sample& record) {
 
 void FlowPipeline::Sweep(bool everything) {
   const int64_t now = MonotonicNowNs();
+  const int64_t wall_now = WallNowNs();
   const int64_t idle = options_.idle_timeout.count();
   const int64_t active = options_.active_timeout.count();
   for (const capture::FlowEntry& entry : flows_.Snapshot()) {
@@ -96,6 +97,7 @@ void FlowPipeline::Sweep(bool everything) {
       reason = FlowEndReason::kActiveTimeout;
       counters_.flows_swept_active.fetch_add(1, std::memory_order_relaxed);
     } else {
+      sink_.FlowOpen(ToRecord(entry.key, f), wall_now);  // long-lived flows, while they last
       continue;
     }
     // Take the entry atomically: the snapshot read above may be older than the map's value.
@@ -105,7 +107,7 @@ void FlowPipeline::Sweep(bool everything) {
     record.end_reason = reason;
     sink_.FlowFinished(std::move(record));
   }
-  sink_.Tick(WallNowNs());
+  sink_.Tick(wall_now);
 }
 
 void FlowPipeline::CheckLoss() {

@@ -31,7 +31,8 @@ struct PipelineOptions {
 };
 
 /// Runs on one thread: drains the ring buffer, sweeps the flow map for idle and active timeouts,
-/// and hands every flow start and finish to a FlowSink (detectors, alerts, flow history).
+/// and hands every flow start and finish, and at each sweep every flow still open, to a FlowSink
+/// (detectors, alerts, flow history).
 class FlowPipeline {
  public:
   /// Hands flows to `sink`, which must outlive the pipeline.

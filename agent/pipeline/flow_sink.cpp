@@ -45,6 +45,15 @@ void FlowSink::FlowFinished(FlowRecord flow) {
   DeliverCommitted();
 }
 
+void FlowSink::FlowOpen(const FlowRecord& flow, int64_t now_ns) {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& detector : detectors_) detector->OnFlowOpen(flow, now_ns, *this);
+    if (committed_.empty()) return;
+  }
+  DeliverCommitted();
+}
+
 void FlowSink::PacketSampled(const PacketSample& sample) {
   counters_.packet_samples.fetch_add(1, std::memory_order_relaxed);
   {

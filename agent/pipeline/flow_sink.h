@@ -64,6 +64,8 @@ class FlowSink : private detect::AlertSink {
   void FlowStarted(const FlowRecord& flow);
   /// A flow finished: detectors see it now, the store at the next Flush().
   void FlowFinished(FlowRecord flow);
+  /// A flow still open at a sweep at wall-clock `now_ns`: every detector sees it.
+  void FlowOpen(const FlowRecord& flow, int64_t now_ns);
   /// A sampled packet: every detector sees it.
   void PacketSampled(const PacketSample& sample);
   /// Periodic call with the wall-clock time (detectors' window bookkeeping).

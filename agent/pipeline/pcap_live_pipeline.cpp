@@ -27,6 +27,9 @@ struct PcapLivePipeline::Capture final : capture::pcap::FlowEvents {
   }
 
   void OnFlowStart(const FlowRecord& flow) override { sink.FlowStarted(flow); }
+  void OnFlowOpen(const FlowRecord& flow, uint64_t now_ns) override {
+    sink.FlowOpen(flow, static_cast<int64_t>(now_ns));
+  }
   void OnPacketSample(const PacketSample& sample) override { sink.PacketSampled(sample); }
   void OnFlowEnd(const FlowRecord& flow) override {
     if (flow.end_reason == FlowEndReason::kIdleTimeout)

@@ -47,8 +47,8 @@ size_t CountOf(const std::string& text, const std::string& needle);
 
 class DaemonE2eTest : public ::testing::Test {
  protected:
-  /// `name` names the state and pin directories; `tools` must run with --version (found in
-  /// PATH) or the test fails.
+  /// `name` names the state and pin directories; `tools` must be executables in PATH or the
+  /// test fails.
   DaemonE2eTest(std::string name, std::vector<std::string> tools)
       : name_(std::move(name)), tools_(std::move(tools)) {}
 

@@ -11,34 +11,25 @@
 //   - B: a few HTTP GETs and a DNS lookup     -> nothing
 // Then `ngctl rules`: list, disable, and a reload of an invalid file refused with the rule and
 // line named while the running rules stay. Every wait is bounded.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <linux/if_packet.h>
-#include <net/ethernet.h>
-#include <sys/socket.h>
 
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
-#include "daemon_fixture.h"
 #include "http_server.h"
-#include "netns_lab.h"
-#include "traffic.h"
+#include "rules_e2e_fixture.h"
 
 namespace netguard::e2e {
 namespace {
 
 using nlohmann::json;
 
-constexpr milliseconds kAlertVisible{15000};
-
-class RulesE2eTest : public DaemonE2eTest {
+class RulesE2eTest : public RulesE2eFixture {
  protected:
   RulesE2eTest()
-      : DaemonE2eTest("rules", {"nmap", "hping3", "dnsmasq", "curl", "timeout"}) {}  // + dig
+      : RulesE2eFixture("rules", {"nmap", "hping3", "dnsmasq", "curl", "timeout"}) {}  // + dig
 
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(DaemonE2eTest::SetUp());
@@ -82,67 +73,10 @@ class RulesE2eTest : public DaemonE2eTest {
            "  beaconing: {threshold: 6, min_interval_s: 0.2, max_jitter: 0.3}\n";
   }
 
-  void WriteRules(const std::string& yaml) const {
-    std::ofstream out(rules_, std::ios::trunc);
-    out << yaml;
-  }
-
-  /// Runs a tool in the peer namespace, bounded to `seconds`.
-  int InPeer(std::vector<std::string> argv, int seconds = 30, std::string* output = nullptr) {
-    std::vector<std::string> full = {"ip",      "netns", "exec", lab_->peer().name(),
-                                     "timeout", "-k",    "2",    std::to_string(seconds)};
-    full.insert(full.end(), argv.begin(), argv.end());
-    std::string ignored;
-    return RunCommand(full, output ? output : &ignored);
-  }
-
-  int Curl(const std::string& source_ip, uint16_t port) {
-    return InPeer({"curl", "-sS", "--noproxy", "*", "--interface", source_ip, "--max-time", "5",
-                   "http://" + lab_->sensor_ip() + ":" + std::to_string(port) + "/"},
-                  10);
-  }
-
-  /// Two ARP replies from the peer's interface: `ip` is at 02:..:01, then at 02:..:02.
-  void SendArpSpoof(const std::string& ip) {
-    Fd raw = SocketIn(lab_->peer().fd(), AF_PACKET, SOCK_RAW, htons(ETH_P_ARP));
-    sockaddr_ll to{};
-    to.sll_family = AF_PACKET;
-    to.sll_ifindex = IfIndexIn(lab_->peer().fd(), lab_->peer_if());
-    to.sll_halen = 6;
-    std::fill_n(to.sll_addr, 6, 0xff);
-    const in_addr addr = Ipv4(ip);
-    for (uint8_t mac_last : {1, 2}) {
-      uint8_t frame[42] = {};
-      std::fill_n(frame, 6, 0xff);                          // broadcast
-      const uint8_t mac[6] = {0x02, 0, 0, 0, 0, mac_last};  // source MAC
-      std::copy_n(mac, 6, frame + 6);
-      frame[12] = 0x08, frame[13] = 0x06;                // ARP
-      const uint8_t head[8] = {0, 1, 8, 0, 6, 4, 0, 2};  // Ethernet/IPv4, reply
-      std::copy_n(head, 8, frame + 14);
-      std::copy_n(mac, 6, frame + 22);
-      std::memcpy(frame + 28, &addr, 4);
-      std::fill_n(frame + 32, 6, 0xff);
-      std::memcpy(frame + 38, &addr, 4);
-      ASSERT_EQ(
-          sendto(raw.get(), frame, sizeof(frame), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)),
-          static_cast<ssize_t>(sizeof(frame)))
-          << strerror(errno);
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-  }
-
-  /// Every stored alert, by detector.
-  std::multimap<std::string, json> AlertsByDetector() const {
-    std::multimap<std::string, json> out;
-    for (const json& a : Ctl({"alerts"}).objects) out.emplace(Str(a, "detector"), a);
-    return out;
-  }
-
   std::unique_ptr<HttpServer> web_;
   std::unique_ptr<HttpServer> login_;
   std::unique_ptr<HttpServer> beacon_;  // a command-and-control server polled periodically
   std::unique_ptr<ChildProcess> dnsmasq_;
-  std::string rules_;
   std::string dnsmasq_log_;
 };
 
@@ -154,7 +88,7 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
   const std::string sensor = lab_->sensor_ip();
 
   // Benign, from B.
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(Curl(b, web_->port()), 0);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Curl(b, sensor, web_->port()), 0);
   std::string answer;
   EXPECT_EQ(InPeer({"dig", "-b", b, "@" + sensor, "+tries=1", "+time=2", "+short", "A",
                     "www.example.com"},
@@ -194,7 +128,7 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
                     "1500", "-a", a, sensor},
                    20),
             0);
-  for (int i = 0; i < 10; ++i) Curl(a, login_->port());
+  for (int i = 0; i < 10; ++i) Curl(a, sensor, login_->port());
   std::mt19937 random(7);
   for (int i = 0; i < 12; ++i) {
     std::string label;
@@ -203,11 +137,12 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
            5);
   }
   for (int i = 0; i < 7; ++i) {
-    Curl(a, beacon_->port());
+    Curl(a, sensor, beacon_->port());
     std::this_thread::sleep_for(milliseconds(300));
   }
   // Last: the sensor's neighbour entry for A now points at a bogus MAC.
-  ASSERT_NO_FATAL_FAILURE(SendArpSpoof(a));
+  ASSERT_NO_FATAL_FAILURE(SendArp({0x02, 0, 0, 0, 0, 1}, a, a, 2, 1, milliseconds(50)));
+  ASSERT_NO_FATAL_FAILURE(SendArp({0x02, 0, 0, 0, 0, 2}, a, a, 2, 1, milliseconds(50)));
 
   const std::map<std::string, std::string> expected = {
       {"rule.port_scan", "T1046"},     {"rule.ping_sweep", "T1046"},
@@ -216,23 +151,7 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
       {"rule.brute_force", "T1110"},   {"rule.dns_tunnel", "T1071.004"},
       {"rule.arp_spoof", "T1557.002"}, {"rule.beaconing", "T1071"},
   };
-  std::multimap<std::string, json> alerts;
-  WaitFor(
-      [&] {
-        alerts = AlertsByDetector();
-        for (const auto& [detector, technique] : expected) {
-          if (!alerts.count(detector)) return false;
-        }
-        return true;
-      },
-      kAlertVisible, milliseconds(250));
-  for (const auto& [detector, technique] : expected) {
-    auto it = alerts.find(detector);
-    ASSERT_NE(it, alerts.end()) << "no " << detector
-                                << " alert; status: " << Ctl({"status"}).output;
-    EXPECT_EQ(Str(it->second, "mitreTechnique"), technique) << it->second.dump();
-    EXPECT_EQ(Str(it->second, "srcAddr"), a) << it->second.dump();
-  }
+  const std::multimap<std::string, json> alerts = ExpectAlertsFrom(a, expected);
   for (const auto& [detector, alert] : alerts) {
     EXPECT_NE(Str(alert, "srcAddr"), b) << "benign traffic alerted: " << alert.dump();
   }

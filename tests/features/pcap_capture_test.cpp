@@ -1,5 +1,6 @@
 // pcap-file and the user-space flow table: pcap and pcapng input, link types, truncated and
-// corrupt captures (clear error with packet index and offset, earlier flows kept), idle expiry.
+// corrupt captures (clear error with packet index and offset, earlier flows kept), idle expiry
+// and the open flows each sweep reports.
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
 
@@ -163,6 +164,16 @@ TEST(FlowTableTest, IdleAndActiveTimeoutsFollowCaptureTime) {
   EXPECT_EQ(table.size(), 1u);
   EXPECT_EQ(table.stats().flows_ended_idle_timeout, 1u);
   EXPECT_EQ(table.stats().flows_ended_active_timeout, 1u);
+  // Every sweep (at each frame here: they are 20 s apart) reports the flows it leaves open, in
+  // start order: a at 1 s; a and b at 21 s; then b alone at 41, 61, 81, 101 and 121 s.
+  ASSERT_EQ(events.open.size(), 8u);
+  EXPECT_EQ(events.open[1].second, kT0 + 21000000000ULL);
+  EXPECT_EQ(std::memcmp(&events.open[1].first.key, &events.ended[0].key, sizeof(ng_flow_key)), 0)
+      << "a, then b";
+  EXPECT_EQ(events.open[2].second, kT0 + 21000000000ULL);
+  EXPECT_EQ(ng_flow_packets(&events.open[2].first.acc), 1u) << "b's counts so far";
+  EXPECT_EQ(events.open[7].second, kT0 + 121000000000ULL);
+  EXPECT_EQ(ng_flow_packets(&events.open[7].first.acc), 6u);
   table.Flush();
   EXPECT_EQ(events.ended.back().end_reason, FlowEndReason::kShutdown);
   EXPECT_EQ(table.size(), 0u);

@@ -28,8 +28,12 @@ class CollectFlows final : public capture::pcap::FlowEvents {
  public:
   void OnFlowStart(const FlowRecord& flow) override { started.push_back(flow); }
   void OnFlowEnd(const FlowRecord& flow) override { ended.push_back(flow); }
+  void OnFlowOpen(const FlowRecord& flow, uint64_t now_ns) override {
+    open.emplace_back(flow, now_ns);
+  }
   std::vector<FlowRecord> started;
   std::vector<FlowRecord> ended;
+  std::vector<std::pair<FlowRecord, uint64_t>> open;  // with the sweep's time
 };
 
 /// Reads `path` through pcap-file into a FlowTable with `options`, flushes it and returns the

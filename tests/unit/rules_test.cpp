@@ -344,6 +344,41 @@ TEST(RulesTest, SlowHttpIsManyLongNearlySilentWebConnections) {
   EXPECT_EQ(slow[0].dst_addr, "10.0.0.80");
 }
 
+TEST(RulesTest, SlowHttpAlertsWhileTheSlowConnectionsAreStillOpen) {
+  RulesEngine engine(DefaultRuleSet());
+  Alerts alerts;
+  std::vector<FlowRecord> open;
+  for (int i = 0; i < 25; ++i) {  // slowloris: a connection a second, 300 bytes sent so far
+    open.push_back(Flow("10.0.0.9", "10.0.0.80", static_cast<uint16_t>(40000 + i), 80, kTcp,
+                        kT0 + i * kSecond, NG_TCP_SYN, 12, 3, 300));
+  }
+  for (int i = 0; i < 10; ++i) {  // too few slow connections to another server
+    open.push_back(Flow("10.0.0.7", "10.0.0.81", static_cast<uint16_t>(40000 + i), 80, kTcp, kT0,
+                        NG_TCP_SYN, 12, 3, 300));
+  }
+  // An upload holding a connection as long, fast: 1 MB so far.
+  open.push_back(
+      Flow("10.0.0.8", "10.0.0.80", 50000, 80, kTcp, kT0, NG_TCP_SYN, 800, 400, 1 << 20));
+  int64_t first_alert_ns = 0;
+  for (int s = 1; s <= 90; ++s) {  // a sweep every second, the flows still open
+    const int64_t now = kT0 + s * kSecond;
+    for (const FlowRecord& f : open) {
+      if (f.start_ns < now) engine.OnFlowOpen(f, now, alerts);
+    }
+    if (first_alert_ns == 0 && !alerts.all.empty()) first_alert_ns = now;
+  }
+  const auto slow = alerts.Of("slow_http");
+  ASSERT_EQ(slow.size(), 1u) << "aggregated; sightings of the same connections are not counted";
+  EXPECT_EQ(alerts.all.size(), 1u);
+  // Connection 19 (opened at 19 s) is the 20th to have lasted 30 s, at the sweep of 49 s.
+  EXPECT_EQ(first_alert_ns, kT0 + 49 * kSecond);
+  EXPECT_EQ(slow[0].dst_addr, "10.0.0.80");
+  EXPECT_EQ(slow[0].dst_port, 80);
+  EXPECT_EQ(slow[0].src_addr, "10.0.0.9");
+  EXPECT_EQ(Evidence(slow[0])["distinct_connections"], 20);
+  EXPECT_EQ(slow[0].mitre_technique, "T1499");
+}
+
 TEST(RulesTest, TrafficAnomalyAgainstTheLearnedBaseline) {
   RuleSet set = DefaultRuleSet();
   for (auto& r : set.rules) {

@@ -138,11 +138,21 @@ void FlowTable::Sample(std::span<const uint8_t> frame, uint32_t wire_len, uint64
 void FlowTable::Sweep(uint64_t now_ns) {
   const auto idle = static_cast<uint64_t>(options_.idle_timeout.count());
   std::vector<std::tuple<uint64_t, ng_flow_key, FlowEndReason>> ended;
-  for (const auto& [key, flow] : flows_) {
+  std::vector<const std::pair<const ng_flow_key, ng_flow>*> open;
+  for (const auto& entry : flows_) {
+    const auto& [key, flow] = entry;
     if (now_ns > flow.first_ts_ns && now_ns - flow.first_ts_ns > options_.step.active_timeout_ns)
       ended.emplace_back(flow.first_ts_ns, key, FlowEndReason::kActiveTimeout);
     else if (idle > 0 && now_ns > flow.last_ts_ns && now_ns - flow.last_ts_ns > idle)
       ended.emplace_back(flow.first_ts_ns, key, FlowEndReason::kIdleTimeout);
+    else
+      open.push_back(&entry);
+  }
+  std::sort(open.begin(), open.end(), [](const auto* x, const auto* y) {
+    return KeyBefore(x->second.first_ts_ns, x->first, y->second.first_ts_ns, y->first);
+  });
+  for (const auto* entry : open) {
+    events_.OnFlowOpen(Record(entry->first, entry->second, FlowEndReason::kIdleTimeout), now_ns);
   }
   // Report in flow start order so the output does not depend on hash order.
   std::sort(ended.begin(), ended.end(), [](const auto& x, const auto& y) {

@@ -26,6 +26,11 @@ class FlowEvents {
   virtual void OnFlowStart(const FlowRecord& flow) { (void)flow; }
   /// A flow ended (FIN/RST, active or idle timeout, flush).
   virtual void OnFlowEnd(const FlowRecord& flow) = 0;
+  /// A flow still open at a sweep at capture time `now_ns` (`flow.acc`: its counts so far).
+  virtual void OnFlowOpen(const FlowRecord& flow, uint64_t now_ns) {
+    (void)flow;
+    (void)now_ns;
+  }
   /// A packet sampled by the kernel's rules (struct ng_config: every DNS query and ARP packet,
   /// the first N packets of each flow, then one in K).
   virtual void OnPacketSample(const PacketSample& sample) { (void)sample; }
@@ -88,7 +93,7 @@ class FlowTable {
   void AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint64_t ts_ns);
 
   /// Ends every flow idle longer than the idle timeout, or older than the active timeout, at
-  /// capture time `now_ns`.
+  /// capture time `now_ns`, and reports the others as open (FlowEvents::OnFlowOpen).
   void Sweep(uint64_t now_ns);
 
   /// Ends every remaining flow with `reason` (end of a capture file: kShutdown).

@@ -78,7 +78,8 @@ bool GratuitousArp(const Event& e, const RuleSpec& r) {
   return Arp(e, r) && e.sample->arp.sender_ip == e.sample->arp.target_ip;
 }
 
-// A finished web connection that lasted long while its client sent little: slowloris, slow POST.
+// A web connection, open or finished, that has lasted long while its client sent little:
+// slowloris, slow POST.
 bool SlowHttp(const Event& e, const RuleSpec& r) {
   if (e.proto != kTcp || !e.flow || !HasPort(r, e.dst_port)) return false;
   const double seconds = e.duration_ms / 1000;
@@ -212,8 +213,9 @@ std::vector<RuleSpec> DefaultRules() {
   r.push_back(Make("garp_storm", "arp", "ARPSpoof", "T1557.002", T::kPacket, K::kArpMac, M::kEvents,
                    20, 10s, "gratuitous ARP announcements from one MAC address"));
   // Slow HTTP (T1499): long, nearly silent client connections to one web server.
-  r.push_back(Make("slow_http", "flood", "DoS-SlowHTTP", "T1499", T::kFlowEnd, K::kDestination,
-                   M::kEvents, 20, 300s,
+  // Open connections are seen at every sweep, so the rule fires while the attack holds them.
+  r.push_back(Make("slow_http", "flood", "DoS-SlowHTTP", "T1499", T::kFlowOpen, K::kDestination,
+                   M::kDistinctConnections, 20, 300s,
                    "long-lived web connections whose client sends under max_bytes_per_s"));
   r.back().ports = {80, 443, 8000, 8080, 8443};
   r.back().params = {{"min_duration_s", 30}, {"max_bytes_per_s", 100}};

@@ -69,6 +69,8 @@ const char* MeasureName(Measure m) {
       return "distinct_ports";
     case Measure::kDistinctSources:
       return "distinct_sources";
+    case Measure::kDistinctConnections:
+      return "distinct_connections";
     case Measure::kDistinctSubdomains:
       return "distinct_subdomains";
     case Measure::kDistinctDomains:
@@ -79,13 +81,17 @@ const char* MeasureName(Measure m) {
   return "value";
 }
 
-Event FlowEvent(Trigger trigger, const FlowRecord& flow) {
+// A flow as an event; `now_ns` is the sweep's time for an open flow (kFlowOpen), whose duration
+// runs until then.
+Event FlowEvent(Trigger trigger, const FlowRecord& flow, int64_t now_ns = 0) {
   Event e;
   e.trigger = trigger;
   e.flow = &flow;
   const ng_flow_key& k = flow.key;
   const bool a_initiated = flow.acc.initiator == NG_SIDE_A;
-  e.time_ns = trigger == Trigger::kFlowStart ? flow.start_ns : flow.end_ns;
+  e.time_ns = trigger == Trigger::kFlowStart  ? flow.start_ns
+              : trigger == Trigger::kFlowOpen ? now_ns
+                                              : flow.end_ns;
   e.family = k.family;
   e.proto = k.proto;
   e.src = a_initiated ? k.addr_a : k.addr_b;
@@ -99,7 +105,7 @@ Event FlowEvent(Trigger trigger, const FlowRecord& flow) {
   e.bytes = static_cast<double>(fwd.wire_bytes + bwd.wire_bytes);
   e.payload = static_cast<uint64_t>(fwd.payload.sum + bwd.payload.sum);
   e.size = e.packets > 0 ? static_cast<uint32_t>(e.bytes / e.packets) : 0;
-  e.duration_ms = static_cast<double>(flow.end_ns - flow.start_ns) / 1e6;
+  e.duration_ms = static_cast<double>(std::max(e.time_ns, flow.end_ns) - flow.start_ns) / 1e6;
   return e;
 }
 
@@ -213,6 +219,10 @@ void RulesEngine::OnFlowEnd(const FlowRecord& flow, AlertSink& sink) {
   Dispatch(Trigger::kFlowEnd, FlowEvent(Trigger::kFlowEnd, flow), sink);
 }
 
+void RulesEngine::OnFlowOpen(const FlowRecord& flow, int64_t now_ns, AlertSink& sink) {
+  Dispatch(Trigger::kFlowOpen, FlowEvent(Trigger::kFlowOpen, flow, now_ns), sink);
+}
+
 void RulesEngine::OnPacketSample(const PacketSample& s, AlertSink& sink) {
   Event e;
   e.trigger = Trigger::kPacket;
@@ -257,7 +267,10 @@ void RulesEngine::OnTick(int64_t now_ns) {
 void RulesEngine::Dispatch(Trigger trigger, const Event& event, AlertSink& sink) {
   std::lock_guard lock(mu_);
   for (auto& r : rules_) {
-    if (!r->spec.enabled || r->spec.trigger != trigger) continue;
+    // kFlowOpen rules see open flows at sweeps and finished flows.
+    const bool sees = r->spec.trigger == trigger ||
+                      (r->spec.trigger == Trigger::kFlowOpen && trigger == Trigger::kFlowEnd);
+    if (!r->spec.enabled || !sees) continue;
     const bool match = r->predicate ? r->predicate(event, r->spec) : Matches(r->spec.match, event);
     if (match) Apply(*r, event, sink);
   }
@@ -311,6 +324,8 @@ uint64_t DistinctValue(Measure m, const Event& e) {
       return e.dst_port;
     case Measure::kDistinctSources:
       return AddressValue(e.src, e.family);
+    case Measure::kDistinctConnections:
+      return (AddressValue(e.src, e.family) << 16) ^ e.src_port;
     case Measure::kDistinctSubdomains:
       return e.dns ? StringHash(e.dns->subdomain) : 0;
     case Measure::kDistinctDomains:
@@ -498,7 +513,10 @@ void RulesEngine::MaybeAlert(Active& rule, const RuleKey& key, Window& w, double
   if (e.src) alert.src_addr = AddressText(e.src, e.family);
   if (e.dst && !(e.sample && e.sample->is_arp)) alert.dst_addr = AddressText(e.dst, e.family);
   if (!by_destination && spec.key != KeyBy::kSource) alert.dst_port = key.port;
-  if (by_destination && !IsDistinct(spec.measure)) alert.dst_port = e.dst_port;
+  if (by_destination &&
+      (!IsDistinct(spec.measure) || spec.measure == Measure::kDistinctConnections)) {
+    alert.dst_port = e.dst_port;
+  }
   alert.protocol = e.proto;
   alert.alert_class = spec.alert_class;
   alert.score = value / std::max<uint32_t>(1, spec.threshold);

@@ -33,7 +33,8 @@ struct RuleStatus {
   uint64_t evictions = 0;  // windows evicted for capacity
 };
 
-/// Evaluates every enabled rule on each flow start, flow end and sampled packet. One alert per
+/// Evaluates every enabled rule on each flow start, flow end, sampled packet and (kFlowOpen
+/// rules) open flow at a sweep. One alert per
 /// (rule, key) per window, its severity scaled by the measure at that moment (a sustained
 /// attack raises the next window's alert at the higher level); the evidence carries the rule's
 /// counters. Thread-safe: the pipeline feeds it while the API lists, toggles
@@ -46,6 +47,7 @@ class RulesEngine final : public Detector {
   std::string_view name() const override { return "rules"; }
   void OnFlowStart(const FlowRecord& flow, AlertSink& sink) override;
   void OnFlowEnd(const FlowRecord& flow, AlertSink& sink) override;
+  void OnFlowOpen(const FlowRecord& flow, int64_t now_ns, AlertSink& sink) override;
   void OnPacketSample(const PacketSample& sample, AlertSink& sink) override;
   void OnTick(int64_t now_ns) override;
 

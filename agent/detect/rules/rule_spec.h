@@ -12,8 +12,9 @@
 
 namespace netguard::detect::rules {
 
-/// When a rule looks at traffic.
-enum class Trigger : uint8_t { kFlowStart, kFlowEnd, kPacket };
+/// When a rule looks at traffic. kFlowOpen (built-in slow_http only): every flow still open at
+/// each sweep, and every finished flow, so a rule sees long-lived connections while they last.
+enum class Trigger : uint8_t { kFlowStart, kFlowEnd, kPacket, kFlowOpen };
 
 /// What a rule's windows are kept per.
 enum class KeyBy : uint8_t {
@@ -28,16 +29,17 @@ enum class KeyBy : uint8_t {
 
 /// What a rule's threshold is compared with, over its window.
 enum class Measure : uint8_t {
-  kEvents,              // matching events (a sampled packet counts as the packets it stands for)
-  kPackets,             // packets of matching flows / samples
-  kBytes,               // bytes of matching flows / samples
-  kDistinctTargets,     // distinct (destination, destination port)
-  kDistinctHosts,       // distinct destinations
-  kDistinctPorts,       // distinct destination ports
-  kDistinctSources,     // distinct sources
-  kDistinctSubdomains,  // distinct names under one parent domain (DNS)
-  kDistinctDomains,     // distinct parent domains (DNS)
-  kHistory,             // event times, for periodicity (beaconing)
+  kEvents,               // matching events (a sampled packet counts as the packets it stands for)
+  kPackets,              // packets of matching flows / samples
+  kBytes,                // bytes of matching flows / samples
+  kDistinctTargets,      // distinct (destination, destination port)
+  kDistinctHosts,        // distinct destinations
+  kDistinctPorts,        // distinct destination ports
+  kDistinctSources,      // distinct sources
+  kDistinctConnections,  // distinct (source, source port): connections, seen once or at every sweep
+  kDistinctSubdomains,   // distinct names under one parent domain (DNS)
+  kDistinctDomains,      // distinct parent domains (DNS)
+  kHistory,              // event times, for periodicity (beaconing)
 };
 
 /// A custom rule's condition: a tree of tests on the event.

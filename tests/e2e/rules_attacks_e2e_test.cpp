@@ -1,0 +1,199 @@
+// End to end: more behavioural rules on real traffic, netguardd (eBPF) on the sensor's veth with
+// a rules file. The sensor namespace gets extra addresses: a web server (nginx, port 80) and 12
+// "Windows hosts" answering WinRM logins (nginx, port 5985, 401 to everyone). From peer
+// address A:
+//   - slowhttptest slowloris (40 connections, 15 s) -> slow_http (T1499), raised while the
+//                                                      connections are still held open
+//   - an hping3 UDP flood                           -> udp_flood (T1498)
+//   - an hping3 ICMP echo flood, spoofed sources    -> icmp_flood (T1498) on the sensor
+//   - hydra: one password against the 12 hosts      -> credential_spraying (T1110.003)
+//   - gratuitous ARP announcements from one MAC     -> garp_storm (T1557.002)
+// From B, the benign versions: HTTP GETs, one failed login, a few UDP packets and pings, one
+// gratuitous ARP announcing its own address -> nothing. Every command is bounded in time.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "rules_e2e_fixture.h"
+
+namespace netguard::e2e {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kLoginHosts = 12;
+constexpr uint16_t kWinRm = 5985;
+
+class RulesAttacksE2eTest : public RulesE2eFixture {
+ protected:
+  RulesAttacksE2eTest()
+      : RulesE2eFixture("rules-attacks",
+                        {"hping3", "hydra", "slowhttptest", "nginx", "curl", "timeout"}) {}
+
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(DaemonE2eTest::SetUp());
+    if (IsSkipped()) return;
+    const std::string& sensor = lab_->sensor_ip();
+    const std::string subnet = sensor.substr(0, sensor.rfind('.') + 1);
+    web_ = subnet + "80";
+    std::ofstream hosts(state_ + "/hosts");
+    for (int i = 0; i < kLoginHosts; ++i) {
+      logins_.push_back(subnet + std::to_string(20 + i));
+      hosts << logins_.back() << '\n';
+    }
+    for (const std::string& ip : logins_) AddSensorAddress(ip);
+    AddSensorAddress(web_);
+    StartNginx();
+    rules_ = state_ + "/rules.yaml";
+    WriteRules(
+        "rules:\n"
+        "  slow_http: {min_duration_s: 6}\n"
+        "  udp_flood: {threshold: 2000}\n"
+        "  icmp_flood: {threshold: 2000}\n");
+    ASSERT_NO_FATAL_FAILURE(WriteConfig(
+        "flows:\n  idle_timeout: 5s\n  sweep_interval: 200ms\nrules:\n  file: " + rules_ + "\n"));
+  }
+
+  void TearDown() override {
+    if (slowloris_) {  // timeout passes SIGTERM on to slowhttptest (a SIGKILL would orphan it)
+      slowloris_->Signal(SIGTERM);
+      slowloris_->WaitExit(milliseconds(5000));
+    }
+    slowloris_.reset();
+    nginx_.reset();
+    DaemonE2eTest::TearDown();
+  }
+
+  // A sensor address that clients which do not bind (slowhttptest, hydra) reach from A.
+  void AddSensorAddress(const std::string& ip) {
+    RunCommandOrThrow(
+        {"ip", "-n", lab_->sensor().name(), "addr", "add", ip + "/32", "dev", lab_->sensor_if()});
+    RunCommandOrThrow({"ip", "-n", lab_->peer().name(), "route", "add", ip + "/32", "dev",
+                       lab_->peer_if(), "src", lab_->peer_ip_a()});
+  }
+
+  void StartNginx() {
+    const std::string conf = state_ + "/nginx.conf";
+    std::ofstream(conf) << "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+                        << "pid " << state_ << "/nginx.pid;\nerror_log " << state_
+                        << "/nginx.log;\nevents { worker_connections 512; }\n"
+                        << "http {\n  access_log off;\n"
+                        << "  server { listen 80; location / { return 200 \"hello\\n\"; } }\n"
+                        << "  server { listen " << kWinRm << "; location / {\n"
+                        << "    add_header WWW-Authenticate 'Basic realm=\"wsman\"' always;\n"
+                        << "    return 401; } }\n}\n";
+    dump_on_failure_.push_back(state_ + "/nginx.log");
+    nginx_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"/usr/sbin/nginx", "-c", conf, "-p", state_},
+        ChildProcess::Options{.netns_fd = lab_->sensor().fd(),
+                              .output_path = state_ + "/nginx.log"});
+  }
+
+  /// hping3 `args` to the sensor: `count` packets `gap_us` apart, bounded to 20 s. Whether it
+  /// sent them all (its exit status says whether anything answered).
+  bool Hping(std::vector<std::string> args, int count, int gap_us) const {
+    args.insert(args.begin(),
+                {"hping3", "-q", "-c", std::to_string(count), "-i", "u" + std::to_string(gap_us)});
+    args.push_back(lab_->sensor_ip());
+    std::string output;
+    InPeer(args, 20, &output);
+    return output.find(std::to_string(count) + " packets transmitted") != std::string::npos;
+  }
+
+  std::string web_;
+  std::vector<std::string> logins_;
+  std::unique_ptr<ChildProcess> nginx_;
+  std::unique_ptr<ChildProcess> slowloris_;
+};
+
+TEST_F(RulesAttacksE2eTest, FloodsSprayingGarpStormAndSlowlorisRaiseTheirRulesBenignNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_TRUE(WaitForLog("rules: 23 from " + rules_, 1)) << "the rules file is in force";
+  const std::string a = lab_->peer_ip_a();
+  const std::string b = lab_->peer_ip_b();
+  ASSERT_TRUE(WaitFor([&] { return Curl(b, web_, 80) == 0; })) << "nginx serves";
+
+  // Slowloris from A, in the background: 40 connections held open with a header line a second.
+  const std::string slow_log = state_ + "/slowhttptest.log";
+  dump_on_failure_.push_back(slow_log);
+  std::vector<std::string> slowhttptest =
+      PeerCommand({"slowhttptest", "-H", "-c", "40", "-r", "40", "-i", "1", "-x", "24", "-p", "3",
+                   "-l", "15", "-u", "http://" + web_ + "/"},
+                  25);
+  slowhttptest.insert(slowhttptest.begin(), "/usr/bin/env");  // ChildProcess takes a path
+  slowloris_ =
+      std::make_unique<ChildProcess>(slowhttptest, ChildProcess::Options{.output_path = slow_log});
+
+  // Benign, from B, while the slowloris connections are held.
+  EXPECT_EQ(Curl(b, web_, 80), 0);
+  EXPECT_EQ(Curl(b, logins_[0], kWinRm), 0) << "one refused login";
+  EXPECT_TRUE(Hping({"--udp", "-p", "9999", "-a", b}, 5, 100000));
+  EXPECT_TRUE(Hping({"--icmp", "-a", b}, 5, 100000));
+  std::string peer_mac;
+  ASSERT_EQ(RunCommand({"ip", "netns", "exec", lab_->peer().name(), "cat",
+                        "/sys/class/net/" + lab_->peer_if() + "/address"},
+                       &peer_mac),
+            0);
+  std::array<uint8_t, 6> mac{};
+  ASSERT_EQ(sscanf(peer_mac.c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2],
+                   &mac[3], &mac[4], &mac[5]),
+            6);
+  ASSERT_NO_FATAL_FAILURE(SendArp(mac, b, b, 1, 1, milliseconds(0)));
+
+  // slow_http fires while slowhttptest still holds its connections open.
+  json slow;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto alerts = AlertsByDetector();
+        auto it = alerts.find("rule.slow_http");
+        if (it == alerts.end()) return false;
+        slow = it->second;
+        return true;
+      },
+      kAlertVisible, milliseconds(200)));
+  EXPECT_TRUE(slowloris_->Running()) << "slow_http alerted only after the attack ended";
+  EXPECT_GE(json::parse(Str(slow, "evidenceJson"), nullptr, false).value("distinct_connections", 0),
+            20)
+      << slow.dump();
+  EXPECT_EQ(Str(slow, "srcAddr"), a) << slow.dump();
+  EXPECT_EQ(Str(slow, "dstAddr"), web_) << slow.dump();
+
+  // The other attacks, from A.
+  EXPECT_TRUE(Hping({"--udp", "-p", "9999", "-a", a}, 4000, 100));
+  // An echo flood that the victim answers is one flow whose requests and replies alternate, so
+  // its 1-in-K samples all fall on one direction (docs/rules.md): spoofed sources instead, the
+  // usual form of the attack (each packet a flow of its own, its first packet sampled).
+  EXPECT_TRUE(Hping({"--icmp", "--rand-source"}, 4000, 100));
+  std::string hydra;
+  EXPECT_EQ(
+      InPeer({"hydra", "-I", "-l", "administrator", "-p", "Winter2026!", "-M", state_ + "/hosts",
+              "-s", std::to_string(kWinRm), "-t", "1", "-w", "5", "http-get", "/wsman"},
+             30, &hydra),
+      0)
+      << hydra;
+  EXPECT_NE(hydra.find(std::to_string(kLoginHosts) + " of " + std::to_string(kLoginHosts) +
+                       " targets completed"),
+            std::string::npos)
+      << hydra;
+
+  // Last (the sensor's neighbour entry for A then points at a bogus MAC): a gratuitous ARP
+  // storm, 30 announcements of A's address from one MAC in 0.6 s.
+  ASSERT_NO_FATAL_FAILURE(SendArp({0x02, 0, 0, 0, 0, 0x0a}, a, a, 1, 30, milliseconds(20)));
+
+  const auto alerts = ExpectAlertsFrom(a, {{"rule.slow_http", "T1499"},
+                                           {"rule.udp_flood", "T1498"},
+                                           {"rule.credential_spraying", "T1110.003"},
+                                           {"rule.garp_storm", "T1557.002"}});
+  auto icmp = alerts.find("rule.icmp_flood");
+  ASSERT_NE(icmp, alerts.end()) << "no icmp_flood alert";
+  EXPECT_EQ(Str(icmp->second, "dstAddr"), lab_->sensor_ip()) << icmp->second.dump();
+  EXPECT_EQ(Str(icmp->second, "mitreTechnique"), "T1498") << icmp->second.dump();
+  for (const auto& [detector, alert] : alerts) {
+    EXPECT_NE(Str(alert, "srcAddr"), b) << "benign traffic alerted: " << alert.dump();
+  }
+}
+
+}  // namespace
+}  // namespace netguard::e2e
