@@ -164,6 +164,8 @@ void RulesEngine::Replace(RuleSet rules) {
     next.push_back(std::move(kept));
   }
   rules_ = std::move(next);
+  for (auto& list : by_trigger_) list.clear();
+  for (auto& r : rules_) by_trigger_[static_cast<size_t>(r->spec.trigger)].push_back(r.get());
   source_ = std::move(rules.source);
 }
 
@@ -256,8 +258,8 @@ void RulesEngine::OnTick(int64_t now_ns) {
 
 void RulesEngine::Dispatch(Trigger trigger, const Event& event, AlertSink& sink) {
   std::lock_guard lock(mu_);
-  for (auto& r : rules_) {
-    if (!r->spec.enabled || r->spec.trigger != trigger) continue;
+  for (Active* r : by_trigger_[static_cast<size_t>(trigger)]) {
+    if (!r->spec.enabled) continue;
     const bool match = r->predicate ? r->predicate(event, r->spec) : Matches(r->spec.match, event);
     if (match) Apply(*r, event, sink);
   }
@@ -329,7 +331,7 @@ double Weight(const RuleSpec& rule, const Event& e) {
     case Measure::kEvents:
       return e.trigger == Trigger::kPacket ? e.packets : 1;
     default:  // distinct measures: the buckets hold bytes when the rule bounds them
-      return rule.params.count("min_bytes") ? e.bytes : 1;
+      return rule.params.contains("min_bytes") ? e.bytes : 1;
   }
 }
 
@@ -407,17 +409,20 @@ void RulesEngine::Apply(Active& rule, const Event& e, AlertSink& sink) {
   const uint64_t value = DistinctValue(m, e);
   const bool distinct = IsDistinct(m);
   const int64_t window_ns = rule.table.window_ns();
-  if (!rule.table.Find(key) && rule.spec.threshold > 1) {
+  Window* found = rule.table.Find(key);
+  if (!found && rule.spec.threshold > 1) {
     AdmissionFilter::Pending first;
     if (!admission_.Admit(rule.index, key, e.time_ns, window_ns, weight, value, first)) return;
-    if (m == Measure::kHistory) {
-      rule.table.AddHistory(key, first.time_ns);
-    } else {
-      rule.table.Add(key, first.time_ns, first.weight, distinct, first.value);
-    }
+    found = m == Measure::kHistory
+                ? &rule.table.AddHistory(key, first.time_ns)
+                : &rule.table.Add(key, first.time_ns, first.weight, distinct, first.value);
   }
-  Window& w = m == Measure::kHistory ? rule.table.AddHistory(key, e.time_ns)
-                                     : rule.table.Add(key, e.time_ns, weight, distinct, value);
+  // One lookup per event: the window found (or just admitted) takes the event directly.
+  Window& w = m == Measure::kHistory
+                  ? (found ? rule.table.AddHistory(*found, e.time_ns)
+                           : rule.table.AddHistory(key, e.time_ns))
+                  : (found ? rule.table.Add(*found, e.time_ns, weight, distinct, value)
+                           : rule.table.Add(key, e.time_ns, weight, distinct, value));
   double measure = distinct                 ? static_cast<double>(w.distinct.size())
                    : m == Measure::kHistory ? static_cast<double>(w.seen.size())
                                             : w.Total();

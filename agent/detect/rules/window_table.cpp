@@ -83,6 +83,15 @@ Window& WindowTable::Touch(const RuleKey& key, int64_t now_ns) {
   } else {
     lru_.splice(lru_.begin(), lru_, w.lru);
   }
+  return Update(w, now_ns);
+}
+
+Window& WindowTable::Touch(Window& w, int64_t now_ns) {
+  lru_.splice(lru_.begin(), lru_, w.lru);
+  return Update(w, now_ns);
+}
+
+Window& WindowTable::Update(Window& w, int64_t now_ns) const {
   // Distinct values leave the window at bucket boundaries: once per bucket, not per event.
   if (Advance(w, now_ns) && !w.distinct.empty()) ExpireDistinct(w, now_ns);
   w.last_ns = std::max(w.last_ns, now_ns);
@@ -91,7 +100,15 @@ Window& WindowTable::Touch(const RuleKey& key, int64_t now_ns) {
 
 Window& WindowTable::Add(const RuleKey& key, int64_t now_ns, double weight, bool distinct,
                          uint64_t value) {
-  Window& w = Touch(key, now_ns);
+  return Record(Touch(key, now_ns), now_ns, weight, distinct, value);
+}
+
+Window& WindowTable::Add(Window& w, int64_t now_ns, double weight, bool distinct, uint64_t value) {
+  return Record(Touch(w, now_ns), now_ns, weight, distinct, value);
+}
+
+Window& WindowTable::Record(Window& w, int64_t now_ns, double weight, bool distinct,
+                            uint64_t value) {
   w.weight[w.head] += weight;
   if (!distinct) return w;
   auto [it, inserted] = w.distinct.try_emplace(value, now_ns);
@@ -121,7 +138,14 @@ Window& WindowTable::Add(const RuleKey& key, int64_t now_ns, double weight, bool
 }
 
 Window& WindowTable::AddHistory(const RuleKey& key, int64_t now_ns) {
-  Window& w = Touch(key, now_ns);
+  return RecordHistory(Touch(key, now_ns), now_ns);
+}
+
+Window& WindowTable::AddHistory(Window& w, int64_t now_ns) {
+  return RecordHistory(Touch(w, now_ns), now_ns);
+}
+
+Window& WindowTable::RecordHistory(Window& w, int64_t now_ns) {
   w.weight[w.head] += 1;
   ExpireSeen(w, now_ns);
   if (w.seen.size() >= max_seen_) w.seen.erase(w.seen.begin());

@@ -63,8 +63,11 @@ class WindowTable {
 
   /// Adds an event to `key`'s window; creates the window if needed. Returns it.
   Window& Add(const RuleKey& key, int64_t now_ns, double weight, bool distinct, uint64_t value);
+  /// The same on a window Find() returned: no second lookup.
+  Window& Add(Window& w, int64_t now_ns, double weight, bool distinct, uint64_t value);
   /// Adds a time to `key`'s history (the newest `max_seen` are kept).
   Window& AddHistory(const RuleKey& key, int64_t now_ns);
+  Window& AddHistory(Window& w, int64_t now_ns);
   /// The window of `key`, or nullptr.
   Window* Find(const RuleKey& key);
   /// Drops keys whose window has emptied (and are not in an alert period).
@@ -78,6 +81,10 @@ class WindowTable {
 
  private:
   Window& Touch(const RuleKey& key, int64_t now_ns);
+  Window& Touch(Window& w, int64_t now_ns);  // an existing window
+  Window& Update(Window& w, int64_t now_ns) const;
+  Window& Record(Window& w, int64_t now_ns, double weight, bool distinct, uint64_t value);
+  Window& RecordHistory(Window& w, int64_t now_ns);
   /// Moves the buckets to `now_ns`; true when a bucket boundary passed.
   bool Advance(Window& w, int64_t now_ns) const;
   void ExpireSeen(Window& w, int64_t now_ns) const;
