@@ -114,11 +114,20 @@ struct RulesEngine::Active {
   std::unique_ptr<WindowTable> macs;     // arp_spoof: the MAC each address was last seen with
   std::unique_ptr<Baselines> baselines;  // traffic_anomaly
   uint64_t alerts = 0;
+  // min_bytes, read once per spec rather than per event.
+  bool bytes_bounded = false;
+  double min_bytes = 0;
   Active(RuleSpec s, Predicate p, uint32_t i, const EngineOptions& o)
       : spec(std::move(s)),
         predicate(p),
         index(i),
-        table(std::chrono::nanoseconds(spec.window).count(), o.max_keys_per_rule, MaxSeen(o)) {}
+        table(std::chrono::nanoseconds(spec.window).count(), o.max_keys_per_rule, MaxSeen(o)) {
+    ReadSettings();
+  }
+  void ReadSettings() {
+    bytes_bounded = spec.params.contains("min_bytes");
+    min_bytes = Param(spec, "min_bytes", 0);
+  }
   size_t MaxSeen(const EngineOptions& o) const {
     if (spec.measure == Measure::kHistory) return std::max<uint32_t>(spec.threshold, 2) * 2;
     const double need = spec.threshold * spec.critical_factor + 1;
@@ -159,6 +168,7 @@ void RulesEngine::Replace(RuleSet rules) {
     std::unique_ptr<Active> kept = std::move(*old);
     kept->spec = std::move(spec);
     kept->predicate = kept->spec.kind == "custom" ? nullptr : BuiltinPredicate(kept->spec.name);
+    kept->ReadSettings();
     kept->table.Reconfigure(std::chrono::nanoseconds(kept->spec.window).count(),
                             options_.max_keys_per_rule, kept->MaxSeen(options_));
     next.push_back(std::move(kept));
@@ -322,7 +332,7 @@ uint64_t DistinctValue(Measure m, const Event& e) {
   }
 }
 
-double Weight(const RuleSpec& rule, const Event& e) {
+double Weight(const RuleSpec& rule, bool bytes_bounded, const Event& e) {
   switch (rule.measure) {
     case Measure::kPackets:
       return e.packets;
@@ -331,7 +341,7 @@ double Weight(const RuleSpec& rule, const Event& e) {
     case Measure::kEvents:
       return e.trigger == Trigger::kPacket ? e.packets : 1;
     default:  // distinct measures: the buckets hold bytes when the rule bounds them
-      return rule.params.contains("min_bytes") ? e.bytes : 1;
+      return bytes_bounded ? e.bytes : 1;
   }
 }
 
@@ -405,7 +415,7 @@ void RulesEngine::Apply(Active& rule, const Event& e, AlertSink& sink) {
   if (rule.macs && !ArpChanged(rule, e)) return;
   const RuleKey key = MakeKey(rule.spec.key, e);
   const Measure m = rule.spec.measure;
-  const double weight = Weight(rule.spec, e);
+  const double weight = Weight(rule.spec, rule.bytes_bounded, e);
   const uint64_t value = DistinctValue(m, e);
   const bool distinct = IsDistinct(m);
   const int64_t window_ns = rule.table.window_ns();
@@ -427,8 +437,7 @@ void RulesEngine::Apply(Active& rule, const Event& e, AlertSink& sink) {
                    : m == Measure::kHistory ? static_cast<double>(w.seen.size())
                                             : w.Total();
   if (measure < rule.spec.threshold) return;
-  const double min_bytes = Param(rule.spec, "min_bytes", 0);
-  if (min_bytes > 0 && w.Total() < min_bytes) return;
+  if (rule.min_bytes > 0 && w.Total() < rule.min_bytes) return;
   if (m == Measure::kHistory) {
     const auto [mean, jitter] = Periodicity(w);
     if (jitter > Param(rule.spec, "max_jitter", 0.15) ||

@@ -1,6 +1,7 @@
 #include "detect/rules/window_table.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace netguard::detect::rules {
@@ -27,6 +28,16 @@ uint64_t HashKey(const RuleKey& k, uint64_t seed) {
 
 size_t RuleKeyHash::operator()(const RuleKey& key) const noexcept {
   return static_cast<size_t>(HashKey(key, 0));
+}
+
+size_t WindowKeyHash::operator()(const RuleKey& k) const noexcept {
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
+  uint64_t h = k.extra ^ (static_cast<uint64_t>(k.family) << 16 | k.port);
+  for (int i = 0; i < 4; i += 2) {
+    h = std::rotl((h ^ (static_cast<uint64_t>(k.a[i]) << 32 | k.a[i + 1])) * kMul, 29);
+    h = std::rotl((h ^ (static_cast<uint64_t>(k.b[i]) << 32 | k.b[i + 1])) * kMul, 29);
+  }
+  return static_cast<size_t>(Mix(h, 0));
 }
 
 double Window::Total() const {
