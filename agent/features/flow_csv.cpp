@@ -93,6 +93,12 @@ void AppendFeature(std::string& out, double value, bool integer) {
     out += value > 0 ? "Infinity" : "-Infinity";
   } else if (integer) {
     AppendInt(out, static_cast<int64_t>(value));
+  } else if (std::abs(value) < 1e5 && value == std::trunc(value) && !std::signbit(value)) {
+    // Most real columns hold small whole numbers (0.0 above all). Below 1e5 the shortest form
+    // is the fixed one ("99999", not "1e+05"), so this is to_chars' text without its cost;
+    // -0.0 ("-0.0") and negative values take the general path.
+    AppendInt(out, static_cast<int64_t>(value));
+    out += ".0";
   } else {
     char buf[64];
     const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
