@@ -20,9 +20,9 @@ std::string CicFlowId(const FlowRecord& flow);
 /// "dd/MM/yyyy HH:mm:ss" in UTC (the 2017 tool wrote local time on a 12-hour clock).
 std::string CicTimestamp(int64_t unix_ns);
 
-/// A feature value as the CSVs write it: integers without a fraction, reals in shortest
+/// Appends a feature value as the CSVs write it: integers without a fraction, reals in shortest
 /// round-trip form with at least one decimal ("714.0"), "NaN" and "Infinity"/"-Infinity".
-std::string FormatFeature(double value, bool integer);
+void AppendFeature(std::string& out, double value, bool integer);
 
 /// Writes the header once, then one row per flow. Column names keep CICFlowMeter's exact
 /// spelling, leading spaces included.
@@ -34,6 +34,7 @@ class FlowCsvWriter {
 
  private:
   std::ostream& out_;
+  std::string row_;  // the row being built, reused
 };
 
 }  // namespace netguard::features

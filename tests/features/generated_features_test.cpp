@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "features/features.h"
+#include "features/flow_csv.h"
 #include "features/pcap_test_util.h"
 #include "support/packet_builder.h"
 
@@ -319,6 +320,25 @@ INSTANTIATE_TEST_SUITE_P(Timestamps, GeneratedFeaturesTest, ::testing::Values(fa
                          [](const auto& info) {
                            return info.param ? "Nanosecond" : "Microsecond";
                          });
+
+TEST(FlowCsvTest, FeatureValuesAsTheCsvsWriteThem) {
+  const auto text = [](double value, bool integer) {
+    std::string out;
+    features::AppendFeature(out, value, integer);
+    return out;
+  };
+  EXPECT_EQ(text(714, true), "714");
+  EXPECT_EQ(text(0, false), "0.0");
+  EXPECT_EQ(text(-0.0, false), "-0.0");
+  EXPECT_EQ(text(714, false), "714.0");
+  EXPECT_EQ(text(99999, false), "99999.0");
+  EXPECT_EQ(text(100000, false), "1e+05");  // to_chars' shortest form
+  EXPECT_EQ(text(120000, false), "120000.0");
+  EXPECT_EQ(text(-3, false), "-3.0");
+  EXPECT_EQ(text(0.5, false), "0.5");
+  EXPECT_EQ(text(NAN, false), "NaN");
+  EXPECT_EQ(text(-INFINITY, false), "-Infinity");
+}
 
 TEST(FeatureNamesTest, ExactNamesWithAndWithoutLeadingSpaces) {
   const auto& raw = features::FeatureNamesRaw();

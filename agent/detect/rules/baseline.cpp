@@ -24,13 +24,14 @@ void Learn(double x, double alpha, double& mean, double& var, uint32_t n) {
 std::optional<Anomaly> Baselines::Add(const RuleSpec& rule, uint8_t proto, int64_t now_ns,
                                       double packets, double bytes) {
   const int64_t bucket_ns = std::chrono::nanoseconds(rule.window).count();
-  const double alpha = Param(rule, "alpha", 0.1);
-  const double sigma = Param(rule, "sigma", 4);
-  const auto warmup = static_cast<uint32_t>(Param(rule, "warmup_buckets", 30));
   Protocol& p = protocols_[proto];
   std::optional<Anomaly> out;
   if (p.bucket_start_ns == 0) p.bucket_start_ns = now_ns;
   if (now_ns >= p.bucket_start_ns + bucket_ns) {
+    // The settings matter only when a bucket closes: no lookups on the per-sample path.
+    const double alpha = Param(rule, "alpha", 0.1);
+    const double sigma = Param(rule, "sigma", 4);
+    const auto warmup = static_cast<uint32_t>(Param(rule, "warmup_buckets", 30));
     const double std_p = std::sqrt(p.var_packets), std_b = std::sqrt(p.var_bytes);
     const bool judged = p.buckets >= warmup && p.packets >= rule.threshold;
     if (judged && (p.packets > p.mean_packets + sigma * std::max(std_p, 1.0) ||

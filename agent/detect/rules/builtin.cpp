@@ -131,7 +131,7 @@ bool Any(const Event&, const RuleSpec&) { return true; }
 
 }  // namespace
 
-double Param(const RuleSpec& rule, const std::string& key, double fallback) {
+double Param(const RuleSpec& rule, std::string_view key, double fallback) {
   auto it = rule.params.find(key);
   return it == rule.params.end() ? fallback : it->second;
 }

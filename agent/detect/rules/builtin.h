@@ -2,6 +2,7 @@
 #ifndef NETGUARD_AGENT_DETECT_RULES_BUILTIN_H_
 #define NETGUARD_AGENT_DETECT_RULES_BUILTIN_H_
 
+#include <string_view>
 #include <vector>
 
 #include "detect/rules/event.h"
@@ -19,7 +20,7 @@ std::vector<RuleSpec> DefaultRules();
 Predicate BuiltinPredicate(const std::string& name);
 
 /// Parameter `key` of `rule`, or `fallback` when absent.
-double Param(const RuleSpec& rule, const std::string& key, double fallback);
+double Param(const RuleSpec& rule, std::string_view key, double fallback);
 
 }  // namespace netguard::detect::rules
 

@@ -120,11 +120,20 @@ struct RulesEngine::Active {
   std::unique_ptr<WindowTable> macs;     // arp_spoof: the MAC each address was last seen with
   std::unique_ptr<Baselines> baselines;  // traffic_anomaly
   uint64_t alerts = 0;
+  // min_bytes, read once per spec rather than per event.
+  bool bytes_bounded = false;
+  double min_bytes = 0;
   Active(RuleSpec s, Predicate p, uint32_t i, const EngineOptions& o)
       : spec(std::move(s)),
         predicate(p),
         index(i),
-        table(std::chrono::nanoseconds(spec.window).count(), o.max_keys_per_rule, MaxSeen(o)) {}
+        table(std::chrono::nanoseconds(spec.window).count(), o.max_keys_per_rule, MaxSeen(o)) {
+    ReadSettings();
+  }
+  void ReadSettings() {
+    bytes_bounded = spec.params.contains("min_bytes");
+    min_bytes = Param(spec, "min_bytes", 0);
+  }
   size_t MaxSeen(const EngineOptions& o) const {
     if (spec.measure == Measure::kHistory) return std::max<uint32_t>(spec.threshold, 2) * 2;
     const double need = spec.threshold * spec.critical_factor + 1;
@@ -165,11 +174,20 @@ void RulesEngine::Replace(RuleSet rules) {
     std::unique_ptr<Active> kept = std::move(*old);
     kept->spec = std::move(spec);
     kept->predicate = kept->spec.kind == "custom" ? nullptr : BuiltinPredicate(kept->spec.name);
+    kept->ReadSettings();
     kept->table.Reconfigure(std::chrono::nanoseconds(kept->spec.window).count(),
                             options_.max_keys_per_rule, kept->MaxSeen(options_));
     next.push_back(std::move(kept));
   }
   rules_ = std::move(next);
+  for (auto& list : by_trigger_) list.clear();
+  for (auto& r : rules_) {
+    by_trigger_[static_cast<size_t>(r->spec.trigger)].push_back(r.get());
+    // kFlowOpen rules see open flows at sweeps and finished flows.
+    if (r->spec.trigger == Trigger::kFlowOpen) {
+      by_trigger_[static_cast<size_t>(Trigger::kFlowEnd)].push_back(r.get());
+    }
+  }
   source_ = std::move(rules.source);
 }
 
@@ -266,11 +284,8 @@ void RulesEngine::OnTick(int64_t now_ns) {
 
 void RulesEngine::Dispatch(Trigger trigger, const Event& event, AlertSink& sink) {
   std::lock_guard lock(mu_);
-  for (auto& r : rules_) {
-    // kFlowOpen rules see open flows at sweeps and finished flows.
-    const bool sees = r->spec.trigger == trigger ||
-                      (r->spec.trigger == Trigger::kFlowOpen && trigger == Trigger::kFlowEnd);
-    if (!r->spec.enabled || !sees) continue;
+  for (Active* r : by_trigger_[static_cast<size_t>(trigger)]) {
+    if (!r->spec.enabled) continue;
     const bool match = r->predicate ? r->predicate(event, r->spec) : Matches(r->spec.match, event);
     if (match) Apply(*r, event, sink);
   }
@@ -335,7 +350,7 @@ uint64_t DistinctValue(Measure m, const Event& e) {
   }
 }
 
-double Weight(const RuleSpec& rule, const Event& e) {
+double Weight(const RuleSpec& rule, bool bytes_bounded, const Event& e) {
   switch (rule.measure) {
     case Measure::kPackets:
       return e.packets;
@@ -344,7 +359,7 @@ double Weight(const RuleSpec& rule, const Event& e) {
     case Measure::kEvents:
       return e.trigger == Trigger::kPacket ? e.packets : 1;
     default:  // distinct measures: the buckets hold bytes when the rule bounds them
-      return rule.params.count("min_bytes") ? e.bytes : 1;
+      return bytes_bounded ? e.bytes : 1;
   }
 }
 
@@ -418,27 +433,29 @@ void RulesEngine::Apply(Active& rule, const Event& e, AlertSink& sink) {
   if (rule.macs && !ArpChanged(rule, e)) return;
   const RuleKey key = MakeKey(rule.spec.key, e);
   const Measure m = rule.spec.measure;
-  const double weight = Weight(rule.spec, e);
+  const double weight = Weight(rule.spec, rule.bytes_bounded, e);
   const uint64_t value = DistinctValue(m, e);
   const bool distinct = IsDistinct(m);
   const int64_t window_ns = rule.table.window_ns();
-  if (!rule.table.Find(key) && rule.spec.threshold > 1) {
+  Window* found = rule.table.Find(key);
+  if (!found && rule.spec.threshold > 1) {
     AdmissionFilter::Pending first;
     if (!admission_.Admit(rule.index, key, e.time_ns, window_ns, weight, value, first)) return;
-    if (m == Measure::kHistory) {
-      rule.table.AddHistory(key, first.time_ns);
-    } else {
-      rule.table.Add(key, first.time_ns, first.weight, distinct, first.value);
-    }
+    found = m == Measure::kHistory
+                ? &rule.table.AddHistory(key, first.time_ns)
+                : &rule.table.Add(key, first.time_ns, first.weight, distinct, first.value);
   }
-  Window& w = m == Measure::kHistory ? rule.table.AddHistory(key, e.time_ns)
-                                     : rule.table.Add(key, e.time_ns, weight, distinct, value);
+  // One lookup per event: the window found (or just admitted) takes the event directly.
+  Window& w = m == Measure::kHistory
+                  ? (found ? rule.table.AddHistory(*found, e.time_ns)
+                           : rule.table.AddHistory(key, e.time_ns))
+                  : (found ? rule.table.Add(*found, e.time_ns, weight, distinct, value)
+                           : rule.table.Add(key, e.time_ns, weight, distinct, value));
   double measure = distinct                 ? static_cast<double>(w.distinct.size())
                    : m == Measure::kHistory ? static_cast<double>(w.seen.size())
                                             : w.Total();
   if (measure < rule.spec.threshold) return;
-  const double min_bytes = Param(rule.spec, "min_bytes", 0);
-  if (min_bytes > 0 && w.Total() < min_bytes) return;
+  if (rule.min_bytes > 0 && w.Total() < rule.min_bytes) return;
   if (m == Measure::kHistory) {
     const auto [mean, jitter] = Periodicity(w);
     if (jitter > Param(rule.spec, "max_jitter", 0.15) ||

@@ -3,6 +3,7 @@
 #ifndef NETGUARD_AGENT_DETECT_RULES_ENGINE_H_
 #define NETGUARD_AGENT_DETECT_RULES_ENGINE_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -78,6 +79,8 @@ class RulesEngine final : public Detector {
   EngineOptions options_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Active>> rules_;
+  // rules_ by trigger, in file order: an event meets only the rules that look at its kind.
+  std::array<std::vector<Active*>, 4> by_trigger_;  // indexed by Trigger
   std::string source_;
   AdmissionFilter admission_;
   uint32_t next_index_ = 0;

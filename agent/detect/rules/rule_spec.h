@@ -87,10 +87,11 @@ struct RuleSpec {
   Trigger trigger = Trigger::kFlowStart;
   KeyBy key = KeyBy::kSource;
   Measure measure = Measure::kEvents;
-  std::vector<uint16_t> ports;           // rule-specific port list (auth, reflection, web)
-  std::map<std::string, double> params;  // kind-specific settings, documented in docs/rules.md
-  Condition match;                       // custom rules only
-  int line = 0;                          // line in the rules file, 0 = built-in default
+  std::vector<uint16_t> ports;  // rule-specific port list (auth, reflection, web)
+  // kind-specific settings, documented in docs/rules.md; looked up by string_view (no copy)
+  std::map<std::string, double, std::less<>> params;
+  Condition match;  // custom rules only
+  int line = 0;     // line in the rules file, 0 = built-in default
 };
 
 /// The rules in force and where they came from.

@@ -1,6 +1,7 @@
 #include "detect/rules/window_table.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace netguard::detect::rules {
@@ -27,6 +28,16 @@ uint64_t HashKey(const RuleKey& k, uint64_t seed) {
 
 size_t RuleKeyHash::operator()(const RuleKey& key) const noexcept {
   return static_cast<size_t>(HashKey(key, 0));
+}
+
+size_t WindowKeyHash::operator()(const RuleKey& k) const noexcept {
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
+  uint64_t h = k.extra ^ (static_cast<uint64_t>(k.family) << 16 | k.port);
+  for (int i = 0; i < 4; i += 2) {
+    h = std::rotl((h ^ (static_cast<uint64_t>(k.a[i]) << 32 | k.a[i + 1])) * kMul, 29);
+    h = std::rotl((h ^ (static_cast<uint64_t>(k.b[i]) << 32 | k.b[i + 1])) * kMul, 29);
+  }
+  return static_cast<size_t>(Mix(h, 0));
 }
 
 double Window::Total() const {
@@ -83,6 +94,15 @@ Window& WindowTable::Touch(const RuleKey& key, int64_t now_ns) {
   } else {
     lru_.splice(lru_.begin(), lru_, w.lru);
   }
+  return Update(w, now_ns);
+}
+
+Window& WindowTable::Touch(Window& w, int64_t now_ns) {
+  lru_.splice(lru_.begin(), lru_, w.lru);
+  return Update(w, now_ns);
+}
+
+Window& WindowTable::Update(Window& w, int64_t now_ns) const {
   // Distinct values leave the window at bucket boundaries: once per bucket, not per event.
   if (Advance(w, now_ns) && !w.distinct.empty()) ExpireDistinct(w, now_ns);
   w.last_ns = std::max(w.last_ns, now_ns);
@@ -91,7 +111,15 @@ Window& WindowTable::Touch(const RuleKey& key, int64_t now_ns) {
 
 Window& WindowTable::Add(const RuleKey& key, int64_t now_ns, double weight, bool distinct,
                          uint64_t value) {
-  Window& w = Touch(key, now_ns);
+  return Record(Touch(key, now_ns), now_ns, weight, distinct, value);
+}
+
+Window& WindowTable::Add(Window& w, int64_t now_ns, double weight, bool distinct, uint64_t value) {
+  return Record(Touch(w, now_ns), now_ns, weight, distinct, value);
+}
+
+Window& WindowTable::Record(Window& w, int64_t now_ns, double weight, bool distinct,
+                            uint64_t value) {
   w.weight[w.head] += weight;
   if (!distinct) return w;
   auto [it, inserted] = w.distinct.try_emplace(value, now_ns);
@@ -121,7 +149,14 @@ Window& WindowTable::Add(const RuleKey& key, int64_t now_ns, double weight, bool
 }
 
 Window& WindowTable::AddHistory(const RuleKey& key, int64_t now_ns) {
-  Window& w = Touch(key, now_ns);
+  return RecordHistory(Touch(key, now_ns), now_ns);
+}
+
+Window& WindowTable::AddHistory(Window& w, int64_t now_ns) {
+  return RecordHistory(Touch(w, now_ns), now_ns);
+}
+
+Window& WindowTable::RecordHistory(Window& w, int64_t now_ns) {
   w.weight[w.head] += 1;
   ExpireSeen(w, now_ns);
   if (w.seen.size() >= max_seen_) w.seen.erase(w.seen.begin());

@@ -21,10 +21,23 @@ struct RuleKey {
   uint64_t extra = 0;
   uint16_t port = 0;
   uint8_t family = 0;
-  friend bool operator==(const RuleKey&, const RuleKey&) = default;
+  friend bool operator==(const RuleKey& x, const RuleKey& y) noexcept {
+    // Word by word: the defaulted comparison calls memcmp for each array.
+    uint32_t diff = x.family ^ y.family;
+    for (int i = 0; i < 4; ++i) diff |= (x.a[i] ^ y.a[i]) | (x.b[i] ^ y.b[i]);
+    return diff == 0 && x.extra == y.extra && x.port == y.port;
+  }
 };
 
+/// The key's hash as distinct values (IPv6 addresses) and the admission filter's slots use it:
+/// its values shape what the rules count, so it stays as it is.
 struct RuleKeyHash {
+  size_t operator()(const RuleKey& key) const noexcept;
+};
+
+/// A cheaper hash that only places windows in WindowTable's map (one multiply per word and one
+/// final mix, against six full mixes): no result depends on it.
+struct WindowKeyHash {
   size_t operator()(const RuleKey& key) const noexcept;
 };
 
@@ -63,8 +76,11 @@ class WindowTable {
 
   /// Adds an event to `key`'s window; creates the window if needed. Returns it.
   Window& Add(const RuleKey& key, int64_t now_ns, double weight, bool distinct, uint64_t value);
+  /// The same on a window Find() returned: no second lookup.
+  Window& Add(Window& w, int64_t now_ns, double weight, bool distinct, uint64_t value);
   /// Adds a time to `key`'s history (the newest `max_seen` are kept).
   Window& AddHistory(const RuleKey& key, int64_t now_ns);
+  Window& AddHistory(Window& w, int64_t now_ns);
   /// The window of `key`, or nullptr.
   Window* Find(const RuleKey& key);
   /// Drops keys whose window has emptied (and are not in an alert period).
@@ -78,6 +94,10 @@ class WindowTable {
 
  private:
   Window& Touch(const RuleKey& key, int64_t now_ns);
+  Window& Touch(Window& w, int64_t now_ns);  // an existing window
+  Window& Update(Window& w, int64_t now_ns) const;
+  Window& Record(Window& w, int64_t now_ns, double weight, bool distinct, uint64_t value);
+  Window& RecordHistory(Window& w, int64_t now_ns);
   /// Moves the buckets to `now_ns`; true when a bucket boundary passed.
   bool Advance(Window& w, int64_t now_ns) const;
   void ExpireSeen(Window& w, int64_t now_ns) const;
@@ -86,7 +106,7 @@ class WindowTable {
   int64_t window_ns_;
   size_t max_keys_;
   size_t max_seen_;
-  std::unordered_map<RuleKey, Window, RuleKeyHash> windows_;
+  std::unordered_map<RuleKey, Window, WindowKeyHash> windows_;
   std::list<RuleKey> lru_;  // most recently active first
   uint64_t evictions_ = 0;
 };
