@@ -69,7 +69,11 @@ void PrintCounts(const char* what, const ngtrain::Dataset& ds) {
 }
 
 ngtrain::AssembleOptions HeldOptions(const ngtrain::Dataset& train) {
-  return {.features = train.features, .exclude = {}, .classes = train.classes, .min_class_rows = 0};
+  return {.features = train.features,
+          .exclude = {},
+          .classes = train.classes,
+          .min_class_rows = 0,
+          .mode = train.mode};
 }
 
 // Held-out recall per file (one labelled run each) and its most frequent wrong verdict: which
@@ -179,6 +183,7 @@ int main(int argc, char** argv) {
   assemble.exclude = exclude;
   options.balance = !no_balance;
   if (!keep_port) assemble.exclude.push_back("Destination Port");
+  assemble.mode = *features::ParseFeatureMode(mode_name);
 
   try {
     const ngtrain::LabelMap map = ngtrain::LabelMap::Load(label_map_path);
