@@ -42,5 +42,5 @@ done
 
 rm -rf "$out"
 "$ngtrain" --csv "$data"/train/*.csv --features corrected \
-  --holdout-csv "$data"/holdout/*.csv --seed "$seed" --out "$out"
+  --holdout-csv "$data"/holdout/*.csv --validation-by-file --seed "$seed" --out "$out"
 echo "bundle written to $out"

@@ -95,6 +95,7 @@ Dataset Assemble(const std::vector<CsvTable>& tables, const LabelMap& map,
         ds.rows.x.push_back(detect::ml::ToModelValue(tables[t].rows[i][f]));  // as the agent
       }
       ds.rows.y.push_back(y);
+      ds.rows.group.push_back(static_cast<uint32_t>(t));
       ds.rows_per_class[cls]++;
     }
   }

@@ -16,9 +16,9 @@ namespace netguard::ngtrain {
 
 /// Rows of one or more tables, ready for Train.
 struct Dataset {
-  std::vector<std::string> features;  // extractor names (FeatureNames()), model order
-  std::vector<std::string> classes;   // attack classes: y = index + 1
-  LabelledRows rows;
+  std::vector<std::string> features;             // extractor names (FeatureNames()), model order
+  std::vector<std::string> classes;              // attack classes: y = index + 1
+  LabelledRows rows;                             // group = the row's table
   std::map<std::string, size_t> rows_per_class;  // BENIGN and the classes
   std::map<std::string, size_t> dropped;         // raw label -> rows dropped (null in the map)
   features::FeatureMode mode = features::FeatureMode::kCic2017;  // AssembleOptions::mode

@@ -2,9 +2,11 @@
 // assembly, determinism, and the CICIDS2017 quality report (skipped without ../shared/data).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "csv_import.h"
 #include "dataset.h"
@@ -245,6 +247,29 @@ TEST(TrainTest, StratifiedSplitKeepsEveryLabel) {
   EXPECT_EQ(count[1], 2);
   EXPECT_EQ(count[2], 1);  // a label with two rows still reaches both sides
   EXPECT_EQ(first.size() + second.size(), 100u);
+}
+
+TEST(TrainTest, SplitByGroupKeepsGroupsWholeAndStratified) {
+  LabelledRows all;
+  all.d = 1;
+  // 10 benign runs and 5 attack runs of label 1 (each with benign background rows), 10 rows each
+  for (uint32_t g = 0; g < 15; ++g) {
+    for (int i = 0; i < 10; ++i) {
+      all.x.push_back(static_cast<float>(g));
+      all.y.push_back(g >= 10 && i < 7 ? 1 : 0);
+      all.group.push_back(g);
+    }
+  }
+  LabelledRows first, second;
+  StratifiedSplit(all, 0.2, 3, first, second, true);
+  std::set<uint32_t> in_first(first.group.begin(), first.group.end());
+  std::set<uint32_t> in_second(second.group.begin(), second.group.end());
+  EXPECT_EQ(in_second.size(), 3u);  // 2 of the 10 benign runs, 1 of the 5 attack runs
+  EXPECT_EQ(std::count_if(in_second.begin(), in_second.end(), [](uint32_t g) { return g >= 10; }),
+            1);
+  for (uint32_t g : in_second) EXPECT_FALSE(in_first.contains(g));
+  EXPECT_EQ(first.size() + second.size(), 150u);
+  EXPECT_EQ(first.group.size(), first.size());
 }
 
 // The quality report of docs/models.md: the 7-class CICIDS2017 sample, stratified 80/20 with
