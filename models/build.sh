@@ -8,7 +8,8 @@
 #   --reuse-data  train on the CSVs already in DATA_DIR instead of running the lab again.
 # Env: DATA_DIR (default /tmp/netguard-labdata: captures and CSVs stay out of the repo),
 #      SEED (ngtrain's seed, default 1), OUT (default <repo>/models/default).
-# The lab needs root; a full run takes about 25 min of lab time (train) + 10 min (holdout).
+# The lab needs root; a full run takes about 45 min of lab time (train, seeds 1-10) + 10 min
+# (holdout).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -42,5 +43,5 @@ done
 
 rm -rf "$out"
 "$ngtrain" --csv "$data"/train/*.csv --features corrected \
-  --holdout-csv "$data"/holdout/*.csv --seed "$seed" --out "$out"
+  --holdout-csv "$data"/holdout/*.csv --validation-by-file --seed "$seed" --out "$out"
 echo "bundle written to $out"

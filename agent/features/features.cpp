@@ -426,6 +426,14 @@ FeatureVector ComputeFeatures(const FlowRecord& record, FeatureMode mode) {
   return v;
 }
 
+bool IsConnectionRemnant(const FeatureVector& v, FeatureMode mode) {
+  if (mode != FeatureMode::kCorrected) return false;
+  const double packets = v[kTotFwdPkts] + v[kTotBwdPkts];
+  return packets >= 1 && packets <= 2 && v[kSynCount] == 0 && v[kAckCount] == packets &&
+         v[kPshCount] == 0 && v[kUrgCount] == 0 && v[kCweCount] == 0 && v[kEceCount] == 0 &&
+         v[kTotLenFwd] + v[kTotLenBwd] == 0;
+}
+
 FlowLifecycle LifecycleFor(FeatureMode mode) {
   if (mode == FeatureMode::kCic2017) {
     return {{NG_DEFAULT_ACTIVITY_TIMEOUT_US, NG_DEFAULT_ACTIVE_TIMEOUT_NS,

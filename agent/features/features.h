@@ -51,6 +51,15 @@ bool IsIntegerFeature(size_t index);
 /// Computes the feature vector of `flow` in `mode`. Needs at least one packet in the flow.
 FeatureVector ComputeFeatures(const FlowRecord& flow, FeatureMode mode);
 
+/// A flow that starts in the middle of a TCP connection, in corrected mode: at most 2 packets,
+/// none with SYN, every one with ACK, no flag but FIN/ACK/RST and no payload. The first FIN ends
+/// a connection's flow (flows.end_on_fin), so the peer's FIN and the last ACK come as such flows,
+/// and so does the RST a closed port answers a FIN or Xmas probe with (the probe itself has no
+/// ACK). They look the same whichever connection they close, so the ML detector does not judge
+/// them and ngtrain neither trains nor evaluates on them. Always false in cic2017 mode, whose flag
+/// columns are the first packet's flags and whose training data (CICIDS2017) keeps such flows.
+bool IsConnectionRemnant(const FeatureVector& v, FeatureMode mode);
+
 /// Flow lifecycle a mode expects from the capture layer: the kernel/pcap step parameters, the
 /// idle timeout, and the smallest flow that is written out.
 struct FlowLifecycle {

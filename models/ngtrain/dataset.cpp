@@ -12,6 +12,7 @@ namespace netguard::ngtrain {
 Dataset Assemble(const std::vector<CsvTable>& tables, const LabelMap& map,
                  const AssembleOptions& options) {
   Dataset ds;
+  ds.mode = options.mode;
   // Classes of each row first (unknown labels are errors wherever they are).
   std::vector<std::vector<std::string>> row_class(tables.size());
   std::map<std::string, size_t> count;
@@ -22,7 +23,13 @@ Dataset Assemble(const std::vector<CsvTable>& tables, const LabelMap& map,
         throw CsvError(tables[t].path + ":" + std::to_string(tables[t].lines[i]) +
                        ": unknown label '" + tables[t].labels[i] + "' (add it to the label map)");
       }
-      if (cls->empty()) ds.dropped[tables[t].labels[i]]++;
+      if (cls->empty()) {
+        ds.dropped[tables[t].labels[i]]++;
+      } else if (features::IsConnectionRemnant(tables[t].rows[i], options.mode)) {
+        ds.dropped[*cls + " (connection remnants)"]++;
+        row_class[t].emplace_back();
+        continue;
+      }
       row_class[t].push_back(*cls);
       count[*cls]++;
     }
@@ -88,6 +95,7 @@ Dataset Assemble(const std::vector<CsvTable>& tables, const LabelMap& map,
         ds.rows.x.push_back(detect::ml::ToModelValue(tables[t].rows[i][f]));  // as the agent
       }
       ds.rows.y.push_back(y);
+      ds.rows.group.push_back(static_cast<uint32_t>(t));
       ds.rows_per_class[cls]++;
     }
   }

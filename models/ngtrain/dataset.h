@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "csv_import.h"
+#include "features/features.h"
 #include "label_map.h"
 #include "trainer.h"
 
@@ -15,11 +16,12 @@ namespace netguard::ngtrain {
 
 /// Rows of one or more tables, ready for Train.
 struct Dataset {
-  std::vector<std::string> features;  // extractor names (FeatureNames()), model order
-  std::vector<std::string> classes;   // attack classes: y = index + 1
-  LabelledRows rows;
+  std::vector<std::string> features;             // extractor names (FeatureNames()), model order
+  std::vector<std::string> classes;              // attack classes: y = index + 1
+  LabelledRows rows;                             // group = the row's table
   std::map<std::string, size_t> rows_per_class;  // BENIGN and the classes
   std::map<std::string, size_t> dropped;         // raw label -> rows dropped (null in the map)
+  features::FeatureMode mode = features::FeatureMode::kCic2017;  // AssembleOptions::mode
 };
 
 /// What Assemble should use; empty lists are chosen from the data.
@@ -31,6 +33,9 @@ struct AssembleOptions {
   /// are dropped and reported in `dropped`). Given: rows of other classes are dropped.
   std::vector<std::string> classes;
   size_t min_class_rows = 10;
+  /// The CSVs' feature mode: rows that are connection remnants in it
+  /// (features::IsConnectionRemnant, which the agent does not judge) are dropped.
+  features::FeatureMode mode = features::FeatureMode::kCic2017;
 };
 
 /// Maps every row's label through `map`. Throws CsvError "file:line: unknown label 'X'" for a

@@ -1,5 +1,6 @@
 // ngtrain: trains a NetGuard model bundle (docs/models.md) from labelled flow CSVs.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -69,7 +70,11 @@ void PrintCounts(const char* what, const ngtrain::Dataset& ds) {
 }
 
 ngtrain::AssembleOptions HeldOptions(const ngtrain::Dataset& train) {
-  return {.features = train.features, .exclude = {}, .classes = train.classes, .min_class_rows = 0};
+  return {.features = train.features,
+          .exclude = {},
+          .classes = train.classes,
+          .min_class_rows = 0,
+          .mode = train.mode};
 }
 
 // Held-out recall per file (one labelled run each) and its most frequent wrong verdict: which
@@ -158,13 +163,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   cli.add_option("--clusters", options.clusters, "K-Means clusters on benign flows")
       ->check(CLI::Range(1, 256));
-  cli.add_option("--anomaly-percentile", options.anomaly_percentile,
-                 "Percentile of benign distances above which a flow is an anomaly")
-      ->check(CLI::Range(50.0, 100.0));
+  auto* percentile =
+      cli.add_option("--anomaly-percentile", options.anomaly_percentile,
+                     "Percentile of benign distances above which a flow is an anomaly (default: "
+                     "100·(1 − --max-benign-fpr), so anomalies keep the same benign FPR budget)")
+          ->check(CLI::Range(50.0, 100.0));
   cli.add_option("--max-benign-fpr", options.max_benign_fpr,
                  "Validation benign false-positive rate the gate threshold must keep")
       ->check(CLI::Range(0.0, 1.0));
   bool no_balance = false, keep_port = false;
+  cli.add_flag("--validation-by-file", options.validation_by_group,
+               "Validation = whole --csv files (20% of each class's files), not rows: "
+               "calibration and thresholds then see runs the models were not trained on");
   cli.add_flag("--no-balance", no_balance,
                "Do not weight rows so that every class counts the same (the default balances)");
   cli.add_flag("--keep-port", keep_port,
@@ -175,10 +185,14 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
   if (label_map_path.empty()) label_map_path = DefaultLabelMap();
   options.test_fraction = test_fraction;
+  if (percentile->count() == 0) {
+    options.anomaly_percentile = std::max(50.0, 100.0 * (1.0 - options.max_benign_fpr));
+  }
   options.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   assemble.exclude = exclude;
   options.balance = !no_balance;
   if (!keep_port) assemble.exclude.push_back("Destination Port");
+  assemble.mode = *features::ParseFeatureMode(mode_name);
 
   try {
     const ngtrain::LabelMap map = ngtrain::LabelMap::Load(label_map_path);
@@ -224,6 +238,7 @@ int main(int argc, char** argv) {
           {"validation_fraction", options.validation_fraction},
           {"max_benign_fpr", options.max_benign_fpr},
           {"balance", options.balance},
+          {"validation_by_file", options.validation_by_group},
           {"excluded_features",
            exclude}}}}.dump();
     detect::ml::WriteBundle(bundle, out);

@@ -5,6 +5,7 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -108,24 +109,40 @@ void LabelledRows::Append(const LabelledRows& other, size_t i) {
   x.insert(x.end(), other.x.begin() + static_cast<std::ptrdiff_t>(i * other.d),
            other.x.begin() + static_cast<std::ptrdiff_t>((i + 1) * other.d));
   y.push_back(other.y[i]);
+  if (!other.group.empty()) group.push_back(other.group[i]);
 }
 
 void StratifiedSplit(const LabelledRows& all, double fraction, uint64_t seed, LabelledRows& first,
-                     LabelledRows& second) {
+                     LabelledRows& second, bool by_group) {
+  if (by_group && all.group.size() != all.size()) {
+    throw std::invalid_argument("a split by group needs a group for every row");
+  }
   first = LabelledRows{};
   second = LabelledRows{};
   first.d = second.d = all.d;
+  // The units split: rows, or groups labelled by their most frequent attack label.
+  const auto unit = [&](size_t i) { return by_group ? all.group[i] : i; };
+  std::map<size_t, std::map<int, size_t>> labels_of;
+  for (size_t i = 0; i < all.size(); ++i) labels_of[unit(i)][all.y[i]]++;
   std::map<int, std::vector<size_t>> by_label;
-  for (size_t i = 0; i < all.size(); ++i) by_label[all.y[i]].push_back(i);
-  std::mt19937_64 rng(seed);
-  std::vector<bool> to_second(all.size(), false);
-  for (auto& [label, index] : by_label) {
-    std::shuffle(index.begin(), index.end(), rng);
-    size_t n = static_cast<size_t>(std::llround(fraction * static_cast<double>(index.size())));
-    if (n == 0 && fraction > 0 && index.size() >= 2) n = 1;
-    for (size_t k = 0; k < n; ++k) to_second[index[k]] = true;
+  for (const auto& [u, counts] : labels_of) {
+    int label = counts.begin()->first;
+    for (const auto& [y, n] : counts) {
+      if (y > 0 && (label == 0 || n > counts.at(label))) label = y;
+    }
+    by_label[label].push_back(u);
   }
-  for (size_t i = 0; i < all.size(); ++i) (to_second[i] ? second : first).Append(all, i);
+  std::mt19937_64 rng(seed);
+  std::set<size_t> to_second;
+  for (auto& [label, units] : by_label) {
+    std::shuffle(units.begin(), units.end(), rng);
+    size_t n = static_cast<size_t>(std::llround(fraction * static_cast<double>(units.size())));
+    if (n == 0 && fraction > 0 && units.size() >= 2) n = 1;
+    to_second.insert(units.begin(), units.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  for (size_t i = 0; i < all.size(); ++i) {
+    (to_second.contains(unit(i)) ? second : first).Append(all, i);
+  }
 }
 
 LabelScores Score(const std::vector<uint64_t>& confusion, size_t labels) {
@@ -156,7 +173,8 @@ void Train(const LabelledRows& all_train, const LabelledRows& test, const TrainO
   const size_t d = all_train.d, groups = bundle.classes.size();
   if (test.size() == 0) throw std::invalid_argument("no held-out rows to evaluate on");
   LabelledRows train, valid;
-  StratifiedSplit(all_train, o.validation_fraction, o.seed + 1, train, valid);
+  StratifiedSplit(all_train, o.validation_fraction, o.seed + 1, train, valid,
+                  o.validation_by_group);
   Progress(o, "split: " + std::to_string(train.size()) + " train, " + std::to_string(valid.size()) +
                   " validation, " + std::to_string(test.size()) + " held-out rows");
 

@@ -19,6 +19,7 @@ namespace netguard::ngtrain {
 struct LabelledRows {
   std::vector<float> x;
   std::vector<int> y;
+  std::vector<uint32_t> group;  // per row: where it came from (ngtrain: its file); may be empty
   size_t d = 0;
   size_t size() const { return y.size(); }
   /// Appends row `i` of `other`.
@@ -34,16 +35,19 @@ struct TrainOptions {
   double eta = 0.3;
   int threads = 1;                   // fixed for determinism
   size_t clusters = 8;               // K-Means k
-  double anomaly_percentile = 99.5;  // of benign distances
+  double anomaly_percentile = 99.9;  // of benign distances; ngtrain: 100·(1 − max_benign_fpr)
   double max_benign_fpr = 1e-3;      // the gate threshold keeps validation FPR under this
   bool balance = true;               // weight rows so every class counts the same in training
+  bool validation_by_group = false;  // validation = whole groups (runs), not rows
   std::function<void(const std::string&)> progress;  // one line per step; may be empty
 };
 
 /// Stratified split: each label's rows shuffled with `seed`, `fraction` of them (rounded, at
-/// least one when a label has two or more rows) go to `second`.
+/// least one when a label has two or more rows) go to `second`. `by_group`: the same over whole
+/// groups (all.group), each stratified by its most frequent attack label (0 if all benign), so
+/// no group has rows on both sides.
 void StratifiedSplit(const LabelledRows& all, double fraction, uint64_t seed, LabelledRows& first,
-                     LabelledRows& second);
+                     LabelledRows& second, bool by_group = false);
 
 /// Per-label precision/recall/F1 and macro-F1 of a confusion matrix (row = truth).
 struct LabelScores {

@@ -4,7 +4,7 @@
 #
 # Usage: dataset.sh --split train|holdout --out DIR [--seeds "N ..."] [--scenarios "NAME ..."]
 #                   [--build BUILD_DIR] [--dry-run]
-#   --seeds      default: train "1 2 3 4 5", holdout "1001 1002" (never the training seeds)
+#   --seeds      default: train "1 2 3 4 5 6 7 8 9 10", holdout "1001 1002" (never the training seeds)
 #   --scenarios  default: every scenario of scenarios.sh
 #   --build      the build directory holding agent/netguardd (default: <repo>/build)
 #   --dry-run    write the manifest's parameters only: no lab, no traffic
@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$split" in
-  train) seeds=${seeds:-1 2 3 4 5} ;;
+  train) seeds=${seeds:-1 2 3 4 5 6 7 8 9 10} ;;
   holdout) seeds=${seeds:-1001 1002} ;;
   *) die "--split train|holdout is required" ;;
 esac

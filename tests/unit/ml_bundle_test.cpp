@@ -225,6 +225,18 @@ TEST_F(MlBundleTest, DetectorEmitsClassTechniqueAndEvidence) {
             evidence["top_features"][1]["contribution"].get<double>());
 }
 
+TEST_F(MlBundleTest, DetectorDoesNotJudgeConnectionRemnants) {
+  auto slot = std::make_shared<ModelSlot>(features::FeatureMode::kCorrected, dir_->str());
+  slot->Load();
+  MlDetector detector(slot, {});
+  Collector sink;
+  detector.OnFlowEnd(netguard::testing::TcpFlow({NG_TCP_FIN | NG_TCP_ACK}), sink);
+  detector.OnFlowEnd(netguard::testing::TcpFlow({NG_TCP_ACK}), sink);
+  detector.OnFlowEnd(netguard::testing::TcpFlow({NG_TCP_SYN, NG_TCP_RST | NG_TCP_ACK}), sink);
+  detector.Flush(sink);
+  EXPECT_EQ(detector.classified(), 1u);
+}
+
 TEST_F(MlBundleTest, RepeatedAlertsAreCountedNotRepeated) {
   auto slot = std::make_shared<ModelSlot>(features::FeatureMode::kCorrected, dir_->str());
   slot->Load();

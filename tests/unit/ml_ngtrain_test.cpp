@@ -2,13 +2,16 @@
 // assembly, determinism, and the CICIDS2017 quality report (skipped without ../shared/data).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "csv_import.h"
 #include "dataset.h"
 #include "detect/ml/xgb.h"
+#include "features/features.h"
 #include "label_map.h"
 #include "trainer.h"
 #include "unit/ml_test_util.h"
@@ -169,6 +172,49 @@ TEST(DatasetTest, KeepsCommonFeaturesAndDropsSmallClasses) {
   EXPECT_EQ(ds.dropped.size(), 1u);  // BruteForce under 10 rows
 }
 
+TEST(RemnantTest, OnlyAckedFinAckRstFlowsWithoutSynOrPayload) {
+  using features::FeatureMode;
+  const auto remnant = [](const std::vector<uint8_t>& flags, uint32_t payload = 0,
+                          FeatureMode mode = FeatureMode::kCorrected) {
+    return features::IsConnectionRemnant(
+        features::ComputeFeatures(netguard::testing::TcpFlow(flags, payload), mode), mode);
+  };
+  constexpr uint8_t kFinAck = NG_TCP_FIN | NG_TCP_ACK, kRstAck = NG_TCP_RST | NG_TCP_ACK;
+  EXPECT_TRUE(remnant({kFinAck}));     // the peer's FIN after the flow ended
+  EXPECT_TRUE(remnant({NG_TCP_ACK}));  // the last ACK
+  EXPECT_TRUE(remnant({kFinAck, NG_TCP_ACK}));
+  EXPECT_TRUE(remnant({kRstAck}));      // a closed port's answer to a FIN probe
+  EXPECT_FALSE(remnant({NG_TCP_FIN}));  // the FIN probe itself
+  EXPECT_FALSE(remnant({NG_TCP_FIN | NG_TCP_PSH | NG_TCP_URG}));  // Xmas
+  EXPECT_FALSE(remnant({NG_TCP_SYN, kRstAck}));
+  EXPECT_FALSE(remnant({NG_TCP_ACK}, 100));  // data
+  EXPECT_FALSE(remnant({NG_TCP_ACK, NG_TCP_ACK, kFinAck}));
+  EXPECT_FALSE(remnant({kFinAck}, 0, FeatureMode::kCic2017));
+}
+
+TEST(DatasetTest, DropsConnectionRemnantsInCorrectedMode) {
+  ScratchDir dir("ds");
+  std::string csv =
+      "Total Fwd Packets,Total Backward Packets,Total Length of Fwd Packets,"
+      "Total Length of Bwd Packets,SYN Flag Count,PSH Flag Count,ACK Flag Count,URG Flag Count,"
+      "CWE Flag Count,ECE Flag Count,Label\n";
+  for (int i = 0; i < 10; ++i) {
+    csv += "1,0,0,0,0,0,1,0,0,0,BENIGN\n";    // a last ACK: remnant
+    csv += "1,1,0,0,1,0,1,0,0,0,PortScan\n";  // SYN, RST|ACK
+    csv += "1,0,0,0,0,0,1,0,0,0,PortScan\n";  // remnant
+    csv += "3,2,90,900,1,2,4,0,0,0,BENIGN\n";
+    csv += "1,0,40,0,1,0,0,0,0,0,DoS Hulk\n";
+  }
+  const CsvTable table = ReadFlowCsv(Write(dir, "a.csv", csv));
+  AssembleOptions options;
+  options.mode = features::FeatureMode::kCorrected;
+  const Dataset corrected = Assemble({table}, ShippedMap(), options);
+  EXPECT_EQ(corrected.rows.size(), 30u);
+  EXPECT_EQ(corrected.dropped.at("BENIGN (connection remnants)"), 10u);
+  EXPECT_EQ(corrected.dropped.at("PortScan (connection remnants)"), 10u);
+  EXPECT_EQ(Assemble({table}, ShippedMap(), {}).rows.size(), 50u);  // cic2017 keeps them
+}
+
 TEST(TrainTest, SameSeedGivesIdenticalModelFiles) {
   const detect::ml::Bundle a = netguard::testing::TrainSynthetic(5);
   const detect::ml::Bundle b = netguard::testing::TrainSynthetic(5);
@@ -201,6 +247,29 @@ TEST(TrainTest, StratifiedSplitKeepsEveryLabel) {
   EXPECT_EQ(count[1], 2);
   EXPECT_EQ(count[2], 1);  // a label with two rows still reaches both sides
   EXPECT_EQ(first.size() + second.size(), 100u);
+}
+
+TEST(TrainTest, SplitByGroupKeepsGroupsWholeAndStratified) {
+  LabelledRows all;
+  all.d = 1;
+  // 10 benign runs and 5 attack runs of label 1 (each with benign background rows), 10 rows each
+  for (uint32_t g = 0; g < 15; ++g) {
+    for (int i = 0; i < 10; ++i) {
+      all.x.push_back(static_cast<float>(g));
+      all.y.push_back(g >= 10 && i < 7 ? 1 : 0);
+      all.group.push_back(g);
+    }
+  }
+  LabelledRows first, second;
+  StratifiedSplit(all, 0.2, 3, first, second, true);
+  std::set<uint32_t> in_first(first.group.begin(), first.group.end());
+  std::set<uint32_t> in_second(second.group.begin(), second.group.end());
+  EXPECT_EQ(in_second.size(), 3u);  // 2 of the 10 benign runs, 1 of the 5 attack runs
+  EXPECT_EQ(std::count_if(in_second.begin(), in_second.end(), [](uint32_t g) { return g >= 10; }),
+            1);
+  for (uint32_t g : in_second) EXPECT_FALSE(in_first.contains(g));
+  EXPECT_EQ(first.size() + second.size(), 150u);
+  EXPECT_EQ(first.group.size(), first.size());
 }
 
 // The quality report of docs/models.md: the 7-class CICIDS2017 sample, stratified 80/20 with

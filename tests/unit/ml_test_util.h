@@ -69,6 +69,36 @@ inline FlowRecord SyntheticFlow(FlowKind kind, std::mt19937_64& rng) {
   return flow;
 }
 
+/// A TCP flow of `flags` packets from 10.0.0.66:40000 to 10.0.0.10:80, one every ms, forward
+/// and backward in turn, each with `payload` bytes.
+inline FlowRecord TcpFlow(const std::vector<uint8_t>& flags, uint32_t payload = 0) {
+  ng_pkt pkt{};
+  pkt.family = NG_FAMILY_IPV4;
+  inet_pton(AF_INET, "10.0.0.66", pkt.src);
+  inet_pton(AF_INET, "10.0.0.10", pkt.dst);
+  pkt.sport = 40000;
+  pkt.dport = 80;
+  pkt.proto = NG_IPPROTO_TCP;
+  pkt.l2_hdr_len = 14;
+  pkt.l3_hdr_len = 20;
+  pkt.l4_hdr_len = 20;
+  pkt.payload_len = payload;
+  pkt.ip_len = pkt.l3_hdr_len + pkt.l4_hdr_len + payload;
+  pkt.wire_len = pkt.ip_len + pkt.l2_hdr_len;
+  FlowRecord flow;
+  const uint8_t initiator = ng_flow_key_make(&pkt, &flow.key);
+  uint64_t t = 1'700'000'000'000'000'000ULL;
+  flow.start_ns = static_cast<int64_t>(t);
+  for (size_t i = 0; i < flags.size(); ++i, t += 1'000'000) {
+    const uint8_t side = i % 2 == 0 ? initiator : static_cast<uint8_t>(1 - initiator);
+    pkt.tcp_flags = flags[i];
+    if (i == 0) ng_flow_start(&flow.acc, &pkt, side, t);
+    ng_flow_add(&flow.acc, &pkt, side, t, 5'000'000);
+  }
+  flow.end_ns = static_cast<int64_t>(flow.acc.last_ts_ns);
+  return flow;
+}
+
 /// `per_kind` flows of each kind as training rows over all 78 features (corrected mode).
 inline ngtrain::LabelledRows SyntheticRows(size_t per_kind, uint64_t seed) {
   std::mt19937_64 rng(seed);

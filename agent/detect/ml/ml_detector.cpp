@@ -12,9 +12,12 @@ MlDetector::MlDetector(std::shared_ptr<ModelSlot> slot, MlOptions options)
       min_packets_(features::LifecycleFor(slot_->mode()).min_packets) {}
 
 void MlDetector::OnFlowEnd(const FlowRecord& flow, AlertSink& sink) {
-  // Flows the training data cannot contain (cic2017 writes no 1-packet flow) are not judged.
+  // Flows the training data cannot contain (cic2017 writes no 1-packet flow, ngtrain drops
+  // connection remnants) are not judged.
   if (ng_flow_packets(&flow.acc) < min_packets_ || ng_flow_packets(&flow.acc) == 0) return;
-  pending_.push_back({flow, features::ComputeFeatures(flow, slot_->mode())});
+  features::FeatureVector v = features::ComputeFeatures(flow, slot_->mode());
+  if (features::IsConnectionRemnant(v, slot_->mode())) return;
+  pending_.push_back({flow, v});
   if (pending_.size() >= options_.max_batch) Flush(sink);
 }
 
