@@ -32,8 +32,7 @@ extern "C" {
 
 /* ---- Defaults of the load-time settings (struct ng_config) ---- */
 #define NG_DEFAULT_ACTIVITY_TIMEOUT_US 5000000ULL    /* 5 s: splits active and idle periods */
-#define NG_DEFAULT_ACTIVE_TIMEOUT_NS 120000000000ULL /* 120 s: a flow ends this long after start \
-                                                      */
+#define NG_DEFAULT_ACTIVE_TIMEOUT_NS 120000000000ULL /* 120 s: flows end this long after start */
 #define NG_MAX_ACTIVE_TIMEOUT_NS 3600000000000ULL    /* bound that keeps sums of squares exact */
 #define NG_DEFAULT_SAMPLE_FIRST_N 8                  /* sample the first N packets of every flow */
 #define NG_DEFAULT_SAMPLE_EVERY_K 64                 /* then one in K (0 = never) */

@@ -20,10 +20,10 @@ class StartupError : public std::runtime_error {
 class Startup {
  public:
   struct Step {
-    std::string name;              // e.g. "open store /var/lib/netguard/netguard.db"
+    std::string name;  // e.g. "open store /var/lib/netguard/netguard.db"
     std::function<void()> up;
     std::function<void()> down = {};  // may be empty
-    std::string hint = {};         // what to do when `up` fails
+    std::string hint = {};            // what to do when `up` fails
   };
 
   ~Startup() { TearDown(); }

@@ -10,9 +10,7 @@ constexpr std::array<std::string_view, 3> kFeedback = {"none", "true_positive", 
 
 }  // namespace
 
-std::string_view ToString(Severity severity) {
-  return kSeverities[static_cast<size_t>(severity)];
-}
+std::string_view ToString(Severity severity) { return kSeverities[static_cast<size_t>(severity)]; }
 
 std::optional<Severity> ParseSeverity(std::string_view text) {
   for (size_t i = 0; i < kSeverities.size(); ++i) {

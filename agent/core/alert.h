@@ -20,19 +20,19 @@ std::string_view ToString(Feedback feedback);
 std::optional<Feedback> ParseFeedback(std::string_view text);
 
 struct Alert {
-  int64_t id = 0;    // store id, assigned when committed; increasing
+  int64_t id = 0;       // store id, assigned when committed; increasing
   int64_t time_ns = 0;  // wall clock, ns since the epoch
   std::string src_addr;
   uint16_t src_port = 0;
   std::string dst_addr;  // may be empty for alerts about a source only
   uint16_t dst_port = 0;
-  uint8_t protocol = 0;       // IPPROTO_*, 0 when not one protocol
-  std::string alert_class;    // e.g. "PortScan"
-  double score = 0;           // detector confidence or rate, 0..1 for ML
+  uint8_t protocol = 0;     // IPPROTO_*, 0 when not one protocol
+  std::string alert_class;  // e.g. "PortScan"
+  double score = 0;         // detector confidence or rate, 0..1 for ML
   Severity severity = Severity::kWarning;
-  std::string mitre_technique;  // e.g. "T1046"
-  std::string detector;         // e.g. "rule.port_scan"
-  std::string evidence_json;    // JSON object: rule counters or top features
+  std::string mitre_technique;     // e.g. "T1046"
+  std::string detector;            // e.g. "rule.port_scan"
+  std::string evidence_json;       // JSON object: rule counters or top features
   bool degraded_coverage = false;  // produced while the data plane was losing events
   bool acknowledged = false;
   Feedback feedback = Feedback::kNone;

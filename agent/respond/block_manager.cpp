@@ -57,19 +57,17 @@ void BlockManager::set_allowlist(std::vector<IpPrefix> allowlist) {
 void BlockManager::Validate(const IpPrefix& prefix, const BlockRequest& request) const {
   using Code = BlockError::Code;
   if (prefix.length == 0) {
-    throw BlockError(Code::kInvalidArgument, "refusing to block every address (" +
-                                                 prefix.ToString() + ")");
+    throw BlockError(Code::kInvalidArgument,
+                     "refusing to block every address (" + prefix.ToString() + ")");
   }
   if (request.ttl.count() < 0 || request.ttl > policy_.max_ttl) {
-    throw BlockError(Code::kInvalidArgument,
-                     "ttl must be between 0 (no expiry) and " +
-                         std::to_string(policy_.max_ttl.count()) + " s");
+    throw BlockError(Code::kInvalidArgument, "ttl must be between 0 (no expiry) and " +
+                                                 std::to_string(policy_.max_ttl.count()) + " s");
   }
   for (const IpPrefix& allowed : policy_.allowlist) {
     if (Overlaps(prefix, allowed)) {
-      throw BlockError(Code::kFailedPrecondition, prefix.ToString() +
-                                                      " overlaps the allowlisted " +
-                                                      allowed.ToString());
+      throw BlockError(Code::kFailedPrecondition,
+                       prefix.ToString() + " overlaps the allowlisted " + allowed.ToString());
     }
   }
   for (const IpPrefix& own : HostAddresses()) {
@@ -97,7 +95,8 @@ store::BlockRecord BlockManager::Block(const BlockRequest& request) {
   record.expires_ns =
       request.ttl.count() == 0
           ? 0
-          : record.created_ns + std::chrono::duration_cast<std::chrono::nanoseconds>(request.ttl).count();
+          : record.created_ns +
+                std::chrono::duration_cast<std::chrono::nanoseconds>(request.ttl).count();
   record.alert_ids = request.alert_ids;
   record.dry_run = request.dry_run;
   if (request.dry_run) {

@@ -45,7 +45,7 @@ struct BlockView {
 };
 
 struct BlockPolicy {
-  std::vector<IpPrefix> allowlist;         // never blocked
+  std::vector<IpPrefix> allowlist;  // never blocked
   std::chrono::seconds max_ttl{30 * 24 * 3600};
 };
 

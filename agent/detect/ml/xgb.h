@@ -45,9 +45,9 @@ class DMatrix {
 
 /// What XGBoosterPredictFromDense computes (its "type" field).
 enum class PredictKind : int {
-  kValue = 0,                // probabilities (logistic / softprob)
-  kMargin = 1,               // untransformed sums of the trees
-  kContributions = 2,        // SHAP values per feature, then the bias, per output group
+  kValue = 0,          // probabilities (logistic / softprob)
+  kMargin = 1,         // untransformed sums of the trees
+  kContributions = 2,  // SHAP values per feature, then the bias, per output group
 };
 
 /// One booster (model). Not copyable; movable.
