@@ -69,8 +69,9 @@ echo "built $(basename "$deb") and $(basename "$rpm_file")"
 
 echo "== .deb contents, control, scripts"
 dpkg-deb -c "$deb" >"$work/deb-files"
-for f in ./usr/sbin/netguardd ./usr/bin/ngctl ./lib/systemd/system/netguard.service \
-  ./etc/netguard/netguard.yaml ./etc/netguard/rules.yaml; do
+for f in ./usr/sbin/netguardd ./usr/bin/ngctl ./usr/bin/ngtrain ./lib/systemd/system/netguard.service \
+  ./etc/netguard/netguard.yaml ./etc/netguard/rules.yaml \
+  ./usr/share/netguard/models/default/bundle.json; do
   contains "$work/deb-files" " $f\$" "deb file list"
 done
 # The web dashboard, when this build made it (NETGUARD_DASHBOARD).
@@ -95,8 +96,9 @@ contains "$work/DEBIAN/postrm" "/var/lib/netguard" "postrm"
 
 echo "== .rpm contents, requires, config, scripts"
 rpm -qlp "$rpm_file" >"$work/rpm-files" 2>/dev/null
-for f in /usr/sbin/netguardd /usr/bin/ngctl /lib/systemd/system/netguard.service \
-  /etc/netguard/netguard.yaml /etc/netguard/rules.yaml; do
+for f in /usr/sbin/netguardd /usr/bin/ngctl /usr/bin/ngtrain /lib/systemd/system/netguard.service \
+  /etc/netguard/netguard.yaml /etc/netguard/rules.yaml \
+  /usr/share/netguard/models/default/bundle.json; do
   contains "$work/rpm-files" "^$f\$" "rpm file list"
 done
 contains "$work/rpm-files" "." "rpm file list" # not empty
