@@ -26,6 +26,9 @@ int RunCountries(Client& client, Format format, const std::vector<std::string>& 
                c.local() ? "private range" : c.country_name()});
   }
   table.Print(std::cout);
+  if (!response.database_error().empty()) {
+    std::cerr << "ngctl: GeoIP: " << response.database_error() << '\n';
+  }
   if (response.database().empty()) std::cerr << "ngctl: the agent has no GeoIP database open\n";
   return kExitOk;
 }

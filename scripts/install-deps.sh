@@ -34,6 +34,8 @@ PACKAGES=(
   geoip-database chromium
   # HTTP/JSON face of the API (cpp-httplib) and the GeoIP readers (legacy .dat, MaxMind .mmdb)
   libcpp-httplib-dev libgeoip-dev libmaxminddb-dev
+  # tests: a small MaxMind .mmdb written at test time (tests/unit/make_test_mmdb.pl)
+  libmaxmind-db-writer-perl
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -16,7 +16,10 @@ grpc::Status NetGuardService::LookupCountries(grpc::ServerContext*,
                         "addresses: at most " + std::to_string(kMaxAddresses) + " per call, got " +
                             std::to_string(request->addresses_size()));
   }
-  if (countries_) response->set_database(countries_->description());
+  if (countries_) {
+    response->set_database(countries_->description());
+    response->set_database_error(countries_->error());
+  }
   for (const std::string& address : request->addresses()) {
     v1::CountryInfo* info = response->add_countries();
     info->set_address(address);

@@ -173,7 +173,9 @@ void Agent::BuildSteps() {
                           [this] { return Status(); }, *store_, blocks_.get(), *notifier_);
                       service->set_reputation(&response_->reputation());
                       service->set_country_lookup(std::make_shared<geo::CountryLookup>(
-                          c.geoip.database, c.geoip.database_v6));
+                          geo::GeoDatabases{.mmdb = c.geoip.mmdb,
+                                            .database = c.geoip.database,
+                                            .database_v6 = c.geoip.database_v6}));
                       service->set_rules(rules_, [this] { return ReloadRules(); });
                       service->SetModelSlot(models_);
                       api_ = std::make_unique<api::ApiServer>(c.api, std::move(service));

@@ -443,8 +443,15 @@ Config LoadConfigText(const std::string& yaml, const std::string& name) {
        {"geoip",
         [&](const YAML::Node& v, const std::string& k) {
           r.Map(v, k,
-                {{"database", [&](const YAML::Node& x,
-                                  const std::string& kk) { c.geoip.database = r.String(x, kk); }},
+                {{"mmdb", [&](const YAML::Node& x,
+                              const std::string& kk) { c.geoip.mmdb = r.String(x, kk); }},
+                 {"database",
+                  [&](const YAML::Node& x, const std::string& kk) {
+                    c.geoip.database = r.String(x, kk);
+                    if (c.geoip.database.ends_with(".mmdb")) {
+                      r.Fail(x, kk, "is the legacy GeoIP.dat; a MaxMind .mmdb goes in geoip.mmdb");
+                    }
+                  }},
                  {"database_v6", [&](const YAML::Node& x, const std::string& kk) {
                     c.geoip.database_v6 = r.String(x, kk);
                   }}});

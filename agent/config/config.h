@@ -160,10 +160,12 @@ struct HttpConfig {
   friend bool operator==(const HttpConfig&, const HttpConfig&) = default;
 };
 
-/// Offline country lookups (LookupCountries): a legacy GeoIP .dat or a MaxMind .mmdb file.
+/// Offline country lookups (LookupCountries): a MaxMind .mmdb when set and readable, else
+/// Debian's legacy GeoIP .dat files.
 struct GeoIpConfig {
-  std::string database = "/usr/share/GeoIP/GeoIP.dat";       // IPv4 (.dat) or both (.mmdb)
-  std::string database_v6 = "/usr/share/GeoIP/GeoIPv6.dat";  // IPv6 (.dat); unused with .mmdb
+  std::string mmdb;                                          // MaxMind .mmdb (both families)
+  std::string database = "/usr/share/GeoIP/GeoIP.dat";       // legacy IPv4 (the fallback)
+  std::string database_v6 = "/usr/share/GeoIP/GeoIPv6.dat";  // legacy IPv6 (the fallback)
 
   friend bool operator==(const GeoIpConfig&, const GeoIpConfig&) = default;
 };

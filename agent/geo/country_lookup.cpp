@@ -5,6 +5,7 @@
 #include <maxminddb.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -18,11 +19,6 @@ bool LocalV4(uint32_t a) {  // host byte order
   return in(0x0A000000, 8) || in(0xAC100000, 12) || in(0xC0A80000, 16) || in(0x7F000000, 8) ||
          in(0xA9FE0000, 16) || in(0x64400000, 10) || in(0x00000000, 8) || in(0xE0000000, 4) ||
          a == 0xFFFFFFFF;  // multicast, broadcast
-}
-
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string MmdbString(MMDB_entry_s* entry, const char* const* path) {
@@ -63,27 +59,38 @@ bool IsLocalAddress(const std::string& address) {
          (v6.s6_addr[0] & 0xfe) == 0xfc || v6.s6_addr[0] == 0xff;  // ULA, multicast
 }
 
-CountryLookup::CountryLookup(const std::string& database, const std::string& database_v6)
+CountryLookup::CountryLookup(const GeoDatabases& databases)
     : handles_(std::make_unique<Handles>()) {
-  if (EndsWith(database, ".mmdb")) {
-    const int rc = MMDB_open(database.c_str(), MMDB_MODE_MMAP, &handles_->mmdb);
+  const auto fail = [this](const std::string& why) {
+    error_ += (error_.empty() ? "" : "; ") + why;
+  };
+  if (!databases.mmdb.empty()) {
+    const int rc = MMDB_open(databases.mmdb.c_str(), MMDB_MODE_MMAP, &handles_->mmdb);
+    const int open_errno = errno;
     if (rc == MMDB_SUCCESS) {
       handles_->mmdb_open = true;
-      description_ = database;
-    } else {
-      spdlog::warn("GeoIP: cannot open {}: {}; countries unknown", database, MMDB_strerror(rc));
+      description_ = databases.mmdb;
+      return;
     }
-    return;
+    std::string why = MMDB_strerror(rc);
+    if (rc == MMDB_FILE_OPEN_ERROR || rc == MMDB_IO_ERROR) {
+      why += std::string(" (") + std::strerror(open_errno) + ")";
+    }
+    fail("cannot open " + databases.mmdb + ": " + why);
   }
   const auto open = [&](const std::string& path) -> GeoIP* {
     if (path.empty()) return nullptr;
     GeoIP* db = GeoIP_open(path.c_str(), GEOIP_MEMORY_CACHE | GEOIP_SILENCE);
-    if (!db) spdlog::warn("GeoIP: cannot open {}; its addresses' countries are unknown", path);
+    if (!db) fail("cannot open " + path);
     if (db) description_ += (description_.empty() ? "" : ", ") + path;
     return db;
   };
-  handles_->v4 = open(database);
-  handles_->v6 = open(database_v6);
+  handles_->v4 = open(databases.database);
+  handles_->v6 = open(databases.database_v6);
+  if (!error_.empty()) {
+    spdlog::warn("GeoIP: {}; {}", error_,
+                 description_.empty() ? "countries unknown" : "using " + description_);
+  }
 }
 
 CountryLookup::~CountryLookup() {

@@ -23,14 +23,20 @@ bool IsIpAddress(const std::string& address);
 /// (and IPv4-mapped forms of these).
 bool IsLocalAddress(const std::string& address);
 
-/// Opens a MaxMind .mmdb (both families) or Debian's legacy GeoIP.dat/GeoIPv6.dat. A file that
-/// cannot be opened is logged once and its family answers "unknown"; nothing throws.
+/// The databases to open (the config's geoip section). Empty paths are skipped.
+struct GeoDatabases {
+  std::string mmdb{};         // a MaxMind .mmdb (both families): used alone when it opens
+  std::string database{};     // Debian's legacy GeoIP.dat (IPv4): the fallback
+  std::string database_v6{};  // Debian's legacy GeoIPv6.dat
+};
+
+/// Opens the MaxMind .mmdb when one is configured; without one, or when it cannot be opened
+/// (missing, corrupt), Debian's legacy GeoIP.dat/GeoIPv6.dat instead. A file that cannot be opened
+/// is logged once and named in error(); its family answers "unknown"; nothing throws.
 /// Thread-safe.
 class CountryLookup {
  public:
-  /// `database`: a .mmdb, or the IPv4 legacy .dat; `database_v6`: the IPv6 legacy .dat (unused
-  /// with a .mmdb). Empty paths are skipped.
-  CountryLookup(const std::string& database, const std::string& database_v6);
+  explicit CountryLookup(const GeoDatabases& databases);
   ~CountryLookup();
   CountryLookup(const CountryLookup&) = delete;
   CountryLookup& operator=(const CountryLookup&) = delete;
@@ -39,11 +45,14 @@ class CountryLookup {
   Country Lookup(const std::string& address) const;
   /// The databases in use ("" when none opened).
   const std::string& description() const { return description_; }
+  /// Why a configured database is not in use ("" when every configured one opened).
+  const std::string& error() const { return error_; }
 
  private:
   struct Handles;
   std::unique_ptr<Handles> handles_;
   std::string description_;
+  std::string error_;
   mutable std::mutex mutex_;  // the legacy library's lookups are not documented thread-safe
 };
 

@@ -112,6 +112,7 @@ void ApiHarness::StartServer() {
       api::ServiceOptions{.stream_poll = std::chrono::milliseconds(50), .stream_batch = 4});
   service->set_reputation(reputation_);
   service->SetModelSlot(options_.models);
+  service->set_country_lookup(options_.countries);
   server_ = std::make_unique<api::ApiServer>(config, std::move(service));
 }
 

@@ -26,6 +26,9 @@
 namespace netguard::detect::ml {
 class ModelSlot;
 }
+namespace netguard::geo {
+class CountryLookup;
+}
 
 namespace netguard::testing {
 
@@ -66,7 +69,8 @@ struct HarnessOptions {
   std::vector<IpPrefix> allowlist{};
   std::string socket_group{};  // empty: no chown
   std::optional<config::TcpListenerConfig> tcp{};
-  std::shared_ptr<detect::ml::ModelSlot> models{};  // the model RPCs' slot (null: disabled)
+  std::shared_ptr<detect::ml::ModelSlot> models{};        // the model RPCs' slot (null: disabled)
+  std::shared_ptr<const geo::CountryLookup> countries{};  // LookupCountries' (null: none)
 };
 
 /// The store, notifier, block manager and a running ApiServer.

@@ -115,13 +115,16 @@ TEST(ConfigTest, MissingFileIsAClearError) {
 TEST(ConfigTest, HttpAndGeoipSections) {
   const Config c = LoadConfigText(
       "http: {enabled: false, address: '[::1]:9000', token_file: /etc/t, tls_cert: /c, tls_key: "
-      "/k}\ngeoip: {database: /g.mmdb}",
+      "/k}\ngeoip: {mmdb: /g.mmdb, database: /g.dat}",
       "test.yaml");
   EXPECT_FALSE(c.http.enabled);
   EXPECT_EQ(c.http.address, "[::1]:9000");
   EXPECT_EQ(c.http.token_file, "/etc/t");
   EXPECT_EQ(c.http.tls_key, "/k");
-  EXPECT_EQ(c.geoip.database, "/g.mmdb");
+  EXPECT_EQ(c.geoip.mmdb, "/g.mmdb");
+  EXPECT_EQ(c.geoip.database, "/g.dat");
+  EXPECT_EQ(c.geoip.database_v6, "/usr/share/GeoIP/GeoIPv6.dat");
+  EXPECT_EQ(LoadError("geoip: {database: /g.mmdb}").key(), "geoip.database");
   EXPECT_EQ(LoadError("http: {address: nowhere}").key(), "http.address");
   EXPECT_EQ(LoadError("http: {tls_cert: /c}").key(), "http");
   EXPECT_EQ(LoadError("http: {port: 1}").key(), "http.port");

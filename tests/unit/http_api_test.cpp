@@ -25,6 +25,8 @@
 #include "api/rpc_gateway.h"
 #include "api/server.h"
 #include "api_harness.h"
+#include "geo/country_lookup.h"
+#include "geo_test_util.h"
 
 namespace netguard::testing {
 namespace {
@@ -334,6 +336,47 @@ TEST_F(HttpApiTest, CountriesAreTheSameServiceOverHttpAndNgctl) {
   ASSERT_EQ(lines.size(), 2u) << ctl.out;
   EXPECT_EQ(json::parse(lines[0]), countries[0]);
   EXPECT_EQ(RunNgctl({"--socket", harness_.socket_path(), "countries", "not-an-ip"}).exit_code, 1);
+}
+
+// The agent's GeoIP through the HTTP face: a MaxMind .mmdb first, and a broken one reported in
+// databaseError while Debian's geoip-database answers.
+TEST(HttpApiGeoTest, CountriesComeFromTheMmdbAndABrokenOneIsReported) {
+  const TempDir dir;
+  std::string why_not;
+  const std::string mmdb = WriteTestMmdb(dir.path(), why_not);
+  if (mmdb.empty()) GTEST_SKIP() << why_not;
+  const std::string corrupt = dir.path() + "/corrupt.mmdb";
+  std::ofstream(corrupt) << "not a database";
+  const auto countries = [&](const std::string& path) {
+    ApiHarness harness({.countries = std::make_shared<geo::CountryLookup>(geo::GeoDatabases{
+                            .mmdb = path, .database = kLegacyV4, .database_v6 = kLegacyV6})});
+    api::HttpApi http({.address = "127.0.0.1:0"}, harness.server().InProcessChannel());
+    httplib::Client client("127.0.0.1", http.port());
+    httplib::Result r = client.Get(
+        "/api/v1/LookupCountries?addresses=192.0.2.1&addresses=2001:db8::7&addresses=10.9.8.7"
+        "&addresses=8.8.8.8");
+    http.Stop();
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : httplib::to_string(r.error()));
+    return r ? json::parse(r->body) : json();
+  };
+  const json good = countries(mmdb);
+  EXPECT_EQ(good["database"], mmdb);
+  EXPECT_EQ(good["databaseError"], "");
+  ASSERT_EQ(good["countries"].size(), 4u) << good;
+  EXPECT_EQ(good["countries"][0]["countryCode"], "FR");
+  EXPECT_EQ(good["countries"][0]["countryName"], "France");
+  EXPECT_EQ(good["countries"][1]["countryCode"], "BR");
+  EXPECT_EQ(good["countries"][2]["local"], true);
+  EXPECT_EQ(good["countries"][3]["countryCode"], "NZ");  // the mmdb, not GeoIP.dat's US
+
+  if (!std::filesystem::exists(kLegacyV4)) GTEST_SKIP() << "geoip-database is not installed";
+  const json fallback = countries(corrupt);
+  EXPECT_EQ(fallback["database"], std::string(kLegacyV4) + ", " + kLegacyV6);
+  EXPECT_NE(fallback["databaseError"].get<std::string>().find("cannot open " + corrupt),
+            std::string::npos)
+      << fallback;
+  EXPECT_EQ(fallback["countries"][0]["countryCode"], "");
+  EXPECT_EQ(fallback["countries"][3]["countryCode"], "US");
 }
 
 TEST_F(HttpApiTest, ServesTheDashboardWithClientSideRoutes) {
