@@ -27,6 +27,7 @@
 #include "api_harness.h"
 #include "geo/country_lookup.h"
 #include "geo_test_util.h"
+#include "store_test_util.h"
 
 namespace netguard::testing {
 namespace {
@@ -279,6 +280,50 @@ TEST_F(HttpApiTest, AlertStreamIsServerSentEventsAndResumesFromLastEventId) {
   EXPECT_EQ(EventIds(ReadUntil(filtered, "id: " + std::to_string(wanted), milliseconds(5000))),
             (std::vector<int64_t>{wanted}));
   close(filtered);
+}
+
+// Opens StreamFlows with `last_event_id` (the EventSource reconnect header); returns the socket.
+int OpenFlowStream(int port, int64_t last_event_id) {
+  const int fd = Connect(port);
+  const std::string request =
+      "GET /api/v1/StreamFlows HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Last-Event-ID: " +
+      std::to_string(last_event_id) + "\r\n\r\n";
+  if (fd >= 0) send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  return fd;
+}
+
+// A client that drops and reconnects with the last id it saw misses no flow stored meanwhile.
+TEST_F(HttpApiTest, FlowStreamResumesAfterAReconnectWithoutAGap) {
+  Start();
+  std::vector<FlowRecord> first = store::ManyFlows(0, 3);
+  harness_.store().AddFlows(first);
+  harness_.notifier().PublishFlows(first.back().id);
+
+  int fd = OpenFlowStream(http_->port(), first[0].id);
+  ASSERT_GE(fd, 0);
+  std::string text = ReadUntil(fd, "id: " + std::to_string(first[2].id) + "\n", milliseconds(5000));
+  EXPECT_EQ(EventIds(text), (std::vector<int64_t>{first[1].id, first[2].id})) << text;
+  const size_t data = text.rfind("data: ");
+  ASSERT_NE(data, std::string::npos);
+  EXPECT_EQ(json::parse(text.substr(data + 6, text.find('\n', data) - data - 6))["srcAddr"],
+            "10.0.0.2");
+  close(fd);  // the connection drops
+
+  std::vector<FlowRecord> missed = store::ManyFlows(3, 2);  // stored while the client is away
+  harness_.store().AddFlows(missed);
+  harness_.notifier().PublishFlows(missed.back().id);
+
+  fd = OpenFlowStream(http_->port(), first[2].id);
+  ASSERT_GE(fd, 0);
+  text = ReadUntil(fd, "id: " + std::to_string(missed[1].id) + "\n", milliseconds(5000));
+  EXPECT_EQ(EventIds(text), (std::vector<int64_t>{missed[0].id, missed[1].id})) << text;
+  std::vector<FlowRecord> live = store::ManyFlows(5, 1);
+  harness_.store().AddFlows(live);
+  harness_.notifier().PublishFlows(live.back().id);
+  text += ReadUntil(fd, "id: " + std::to_string(live[0].id) + "\n", milliseconds(5000));
+  EXPECT_EQ(EventIds(text), (std::vector<int64_t>{missed[0].id, missed[1].id, live[0].id}));
+  close(fd);
 }
 
 TEST_F(HttpApiTest, ADeadEventStreamClientFreesItsStream) {
