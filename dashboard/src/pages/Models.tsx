@@ -1,5 +1,17 @@
 // Models: the active bundle, per-class metrics, confusion matrix, feature importances, reload.
-import { Badge, Button, Code, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import {
+  Badge,
+  Button,
+  Code,
+  Group,
+  Paper,
+  ScrollArea,
+  SimpleGrid,
+  Stack,
+  Table,
+  Text,
+  Title,
+} from '@mantine/core';
 import { useState } from 'react';
 import { Bar, BarChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { call, describeError } from '../api/client';
@@ -19,6 +31,23 @@ export function confusionRows(m: ModelInfo): { label: string; cells: { n: number
   });
 }
 
+/** JSON indented for reading; anything else as it came. */
+function indented(json: string): string {
+  try {
+    return JSON.stringify(JSON.parse(json), null, 2);
+  } catch {
+    return json;
+  }
+}
+
+const stickyLabel = {
+  position: 'sticky',
+  left: 0,
+  zIndex: 1,
+  whiteSpace: 'nowrap',
+  background: 'var(--mantine-color-body)',
+} as const;
+
 function Confusion({ model }: { model: ModelInfo }) {
   if (model.labels.length === 0 || model.confusion.length !== model.labels.length ** 2) {
     return (
@@ -27,32 +56,46 @@ function Confusion({ model }: { model: ModelInfo }) {
       </Text>
     );
   }
+  // Column labels run upwards so that a column is as wide as its counts; a matrix wider than its
+  // card still scrolls inside the card, with the row labels kept in view.
   return (
-    <Table fz="xs" withTableBorder data-testid="confusion">
-      <Table.Thead>
-        <Table.Tr>
-          <Table.Th>true \ predicted</Table.Th>
-          {model.labels.map((l) => (
-            <Table.Th key={l}>{l}</Table.Th>
-          ))}
-        </Table.Tr>
-      </Table.Thead>
-      <Table.Tbody>
-        {confusionRows(model).map((r, i) => (
-          <Table.Tr key={r.label}>
-            <Table.Th>{r.label}</Table.Th>
-            {r.cells.map((c, j) => (
-              <Table.Td
-                key={j}
-                style={{ background: `rgba(${i === j ? '64,192,87' : '250,82,82'},${c.share * 0.8})` }}
-              >
-                {c.n}
-              </Table.Td>
+    <ScrollArea type="auto" offsetScrollbars data-testid="confusion-scroll">
+      <Table fz="xs" withTableBorder horizontalSpacing={6} verticalSpacing={4} data-testid="confusion">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th style={{ ...stickyLabel, verticalAlign: 'bottom' }}>true \ predicted</Table.Th>
+            {model.labels.map((l) => (
+              <Table.Th key={l} title={l} style={{ verticalAlign: 'bottom' }}>
+                <span
+                  style={{ writingMode: 'vertical-rl', transform: 'rotate(180deg)', whiteSpace: 'nowrap' }}
+                >
+                  {l}
+                </span>
+              </Table.Th>
             ))}
           </Table.Tr>
-        ))}
-      </Table.Tbody>
-    </Table>
+        </Table.Thead>
+        <Table.Tbody>
+          {confusionRows(model).map((r, i) => (
+            <Table.Tr key={r.label}>
+              <Table.Th style={stickyLabel}>{r.label}</Table.Th>
+              {r.cells.map((c, j) => (
+                <Table.Td
+                  key={j}
+                  title={`${r.label} predicted as ${model.labels[j]}: ${c.n}`}
+                  style={{
+                    textAlign: 'right',
+                    background: `rgba(${i === j ? '64,192,87' : '250,82,82'},${c.share * 0.8})`,
+                  }}
+                >
+                  {c.n}
+                </Table.Td>
+              ))}
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </ScrollArea>
   );
 }
 
@@ -171,8 +214,8 @@ export function ModelsPage() {
           </Table.Tbody>
         </Table>
       </Paper>
-      <SimpleGrid cols={{ base: 1, lg: 2 }}>
-        <Paper withBorder p="sm">
+      <SimpleGrid cols={{ base: 1, xl: 2 }}>
+        <Paper withBorder p="sm" miw={0}>
           <Title order={5}>Confusion matrix</Title>
           <Confusion model={m} />
         </Paper>
@@ -197,7 +240,9 @@ export function ModelsPage() {
       {m.provenanceJson && (
         <Paper withBorder p="sm">
           <Title order={5}>Provenance</Title>
-          <Code block>{m.provenanceJson}</Code>
+          <ScrollArea.Autosize mah={360} type="auto">
+            <Code block>{indented(m.provenanceJson)}</Code>
+          </ScrollArea.Autosize>
         </Paper>
       )}
     </Stack>
