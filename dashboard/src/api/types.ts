@@ -130,6 +130,12 @@ export interface CountryInfo {
   local: boolean;
 }
 
+export interface LookupCountriesResponse {
+  countries: CountryInfo[];
+  database: string; // the database in use ("" when none opened)
+  databaseError?: string; // why a configured database is not in use
+}
+
 export interface ListAlertsResponse {
   alerts: Alert[];
   nextPageToken: string;

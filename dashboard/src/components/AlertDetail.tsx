@@ -117,6 +117,8 @@ export function AlertDetail({ alert, onChange }: { alert: Alert; onChange: (a: A
           color="red"
           variant={alert.feedback === 'FEEDBACK_TRUE_POSITIVE' ? 'filled' : 'outline'}
           disabled={busy}
+          aria-pressed={alert.feedback === 'FEEDBACK_TRUE_POSITIVE'}
+          data-testid="feedback-tp"
           onClick={() => feedback('FEEDBACK_TRUE_POSITIVE')}
         >
           True positive
@@ -126,6 +128,8 @@ export function AlertDetail({ alert, onChange }: { alert: Alert; onChange: (a: A
           color="teal"
           variant={alert.feedback === 'FEEDBACK_FALSE_POSITIVE' ? 'filled' : 'outline'}
           disabled={busy}
+          aria-pressed={alert.feedback === 'FEEDBACK_FALSE_POSITIVE'}
+          data-testid="feedback-fp"
           onClick={() => feedback('FEEDBACK_FALSE_POSITIVE')}
         >
           False positive

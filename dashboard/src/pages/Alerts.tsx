@@ -47,6 +47,7 @@ export function AlertsPage() {
   const [selected, setSelected] = useState<Alert>();
   const [tick, setTick] = useState(0);
 
+  const filtered = address !== '' || alertClass !== '' || minSeverity !== 'SEVERITY_UNSPECIFIED';
   const request = useMemo(
     () => ({ address, alertClass, minSeverity, pageSize: 200 }),
     [address, alertClass, minSeverity],
@@ -125,11 +126,23 @@ export function AlertsPage() {
           <Loading what="alerts" />
         ) : shown.length === 0 ? (
           <EmptyState
-            title={alerts.length === 0 ? 'No alert matches these filters' : 'Nothing matches the search'}
+            title={
+              alerts.length > 0
+                ? 'Nothing matches the search'
+                : filtered
+                  ? 'No alert matches these filters'
+                  : error !== undefined
+                    ? 'No alerts loaded'
+                    : 'No alert yet'
+            }
           >
-            {alerts.length === 0
-              ? 'The detectors have raised nothing that fits. Clear the filters to see every alert.'
-              : `${alerts.length} alerts are loaded; none contains “${search}”.`}
+            {alerts.length > 0
+              ? `${alerts.length} alerts are loaded; none contains “${search}”.`
+              : filtered
+                ? 'The detectors have raised nothing that fits. Clear the filters to see every alert.'
+                : error !== undefined
+                  ? 'The agent did not answer the list (see above).'
+                  : 'The detectors have raised nothing so far; alerts show up here once they do.'}
           </EmptyState>
         ) : (
           <Table highlightOnHover fz="sm" data-testid="alerts-table">

@@ -9,7 +9,7 @@ import { feature } from 'topojson-client';
 import type { GeometryCollection, Topology } from 'topojson-specification';
 import world from 'world-atlas/countries-110m.json';
 import { call } from '../api/client';
-import type { CountryInfo, ListAlertsResponse, ListFlowsResponse } from '../api/types';
+import type { ListAlertsResponse, ListFlowsResponse, LookupCountriesResponse } from '../api/types';
 import { EmptyState, ErrorState, Loading } from '../components/States';
 import { addressesOf, arcsOf, placesOf, type Arc } from '../lib/geo';
 
@@ -35,6 +35,7 @@ function position(place: string): [number, number] | undefined {
 interface Loaded {
   arcs: Arc[];
   database: string;
+  databaseError: string;
 }
 
 async function load(): Promise<Loaded> {
@@ -43,10 +44,11 @@ async function load(): Promise<Loaded> {
     call<ListAlertsResponse>('ListAlerts', { pageSize: 500 }),
   ]);
   const addresses = addressesOf(flows.flows ?? [], alerts.alerts ?? []);
-  const looked = await call<{ countries: CountryInfo[]; database: string }>('LookupCountries', { addresses });
+  const looked = await call<LookupCountriesResponse>('LookupCountries', { addresses });
   return {
     arcs: arcsOf(flows.flows ?? [], alerts.alerts ?? [], placesOf(looked.countries ?? [])),
     database: looked.database,
+    databaseError: looked.databaseError ?? '',
   };
 }
 
@@ -89,8 +91,9 @@ export function MapPage() {
           data-testid="world-map"
         >
           <path d={path({ type: 'Sphere' }) ?? ''} fill="#1a1b1e" />
-          {shapes.features.map((f) => (
-            <path key={String(f.id)} d={path(f) ?? ''} fill="#2c2e33" stroke="#5c5f66" strokeWidth={0.4} />
+          {/* Index keys: the shapes never change, and a few (Kosovo, N. Cyprus) have no id. */}
+          {shapes.features.map((f, i) => (
+            <path key={i} d={path(f) ?? ''} fill="#2c2e33" stroke="#5c5f66" strokeWidth={0.4} />
           ))}
           {drawable.map((a) => {
             const d = path({ type: 'LineString', coordinates: [position(a.from)!, position(a.to)!] });
@@ -127,10 +130,16 @@ export function MapPage() {
           <Badge color="red" variant="light">
             with alerts
           </Badge>
-          <Text size="xs" c="dimmed">
-            GeoIP: {data.database || 'no database opened: countries unknown (set geoip.database)'}
+          <Text size="xs" c="dimmed" data-testid="geoip-database">
+            GeoIP:{' '}
+            {data.database || 'no database opened: countries unknown (set geoip.mmdb or geoip.database)'}
           </Text>
         </Group>
+        {data.databaseError && (
+          <Text size="xs" c="orange" data-testid="geoip-error">
+            GeoIP problem: {data.databaseError}
+          </Text>
+        )}
       </Paper>
       <Paper withBorder p="sm">
         {data.arcs.length === 0 ? (
