@@ -1,8 +1,10 @@
 // The dashboard in headless Chromium against a real netguardd (run by e2e/run.sh inside the
 // sensor namespace): Live loads; an nmap scan's alert appears on the open page within 2 s
 // without a reload; a token-less change is refused; a block made on the Forensics page drops
-// the attacker's traffic and shows on Blocks with hits; Models shows the shipped bundle;
-// Map draws. Screenshots of every page go to $ARTIFACTS.
+// the attacker's traffic and shows on Blocks with hits, and one click on Forensics lifts it;
+// feedback and a model reload go through with the token; Models shows the shipped bundle; Map
+// draws the public peer's country from the test .mmdb; no page's cards overflow at a laptop
+// (1366x768) or wall-display (2560x1440) size. Screenshots of every page go to $ARTIFACTS.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
@@ -23,6 +25,8 @@ const PEER_IF = env('PEER_IF');
 const SENSOR_IP = env('SENSOR_IP');
 const ATTACKER = env('ATTACKER_IP');
 const BYSTANDER = env('BYSTANDER_IP');
+const PUBLIC = env('PUBLIC_IP');
+const MMDB = process.env.MMDB ?? '';
 const ARTIFACTS = env('ARTIFACTS');
 
 const step = (text) => console.log(`[e2e ${new Date().toISOString().slice(11, 23)}] ${text}`);
@@ -32,6 +36,26 @@ const shot = (page, name) => page.screenshot({ path: path.join(ARTIFACTS, `${nam
 const server = http.createServer((_, res) => res.end('netguard-e2e-ok'));
 await new Promise((resolve) => server.listen(0, SENSOR_IP, resolve));
 const port = server.address().port;
+
+/** What overflows horizontally: the page itself, or a card (Mantine Paper) whose content is wider than it. */
+const overflows = (page) =>
+  page.evaluate(() => {
+    const found = [];
+    const root = document.documentElement;
+    if (root.scrollWidth > root.clientWidth + 1) {
+      found.push(`the page is ${root.scrollWidth}px wide in a ${root.clientWidth}px window`);
+    }
+    for (const card of document.querySelectorAll('.mantine-Paper-root')) {
+      const right = card.getBoundingClientRect().right;
+      if (card.scrollWidth > card.clientWidth + 1 || right > root.clientWidth + 1) {
+        const title = card.querySelector('h1, h2, h3, h4, h5, h6, p')?.textContent ?? card.className;
+        found.push(
+          `card "${title}": content ${card.scrollWidth}px in ${card.clientWidth}px, right edge ${right}px`,
+        );
+      }
+    }
+    return found;
+  });
 
 /** curl from `source` in the peer namespace; true when the page came back. */
 async function reaches(source) {
@@ -117,6 +141,13 @@ try {
     });
   step(`alert visible ${Date.now() - scanned} ms after nmap ended (no reload)`);
   await row.first().getByText('T1046').waitFor();
+  // The KPIs saw the scan: alerts in the last minute (the per-second rates are back to 0 by now).
+  const kpiAbove0 = (id) =>
+    page.waitForFunction((t) => {
+      const v = document.querySelector(`[data-testid=${t}-value]`)?.textContent ?? '0';
+      return v !== '0' && v !== '';
+    }, id);
+  await kpiAbove0('kpi-alerts');
   await page.waitForTimeout(1500); // a few samples for the charts
   await shot(page, 'live');
 
@@ -174,18 +205,54 @@ try {
     return r && !/^0 pkts/.test(r.querySelector('[data-testid=hits]').textContent);
   }, `${ATTACKER}/32`);
   await shot(page, 'blocks');
+  await page.goto(`${BASE}/live`);
+  await kpiAbove0('kpi-blocked'); // the Live page counts the dropped packets too
+
+  step('Alerts: true-positive feedback with the token');
+  await page.goto(`${BASE}/alerts`);
+  await page.getByTestId('alert-search').fill('rule.port_scan');
+  await page.getByTestId('alert-row').filter({ hasText: ATTACKER }).first().click();
+  await page.getByTestId('feedback-tp').click();
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=feedback-tp]')?.getAttribute('aria-pressed') === 'true',
+  );
+  const stored = await page.evaluate(async (ip) => {
+    const r = await fetch(`/api/v1/ListAlerts?address=${ip}&pageSize=200`);
+    return (await r.json()).alerts.filter((a) => a.feedback === 'FEEDBACK_TRUE_POSITIVE').length;
+  }, ATTACKER);
+  assert.ok(stored >= 1, 'the feedback did not reach the store');
 
   step('Models: the active bundle (the shipped models/default)');
   await page.goto(`${BASE}/models`);
   await page.getByTestId('model-name').waitFor();
   assert.match(await page.getByTestId('model-name').textContent(), /default/);
   assert.equal(await page.getByTestId('error-state').count(), 0, 'the Models page shows an error');
+  await page.getByTestId('confusion').waitFor();
   await shot(page, 'models');
+  await page.getByTestId('reload-model').click();
+  await page
+    .getByTestId('reload-message')
+    .getByText(/Reloaded .*default/)
+    .waitFor();
 
-  step('Map');
+  step("Map: the public peer's country from the test .mmdb, private ranges as local");
+  assert.ok(await reaches(PUBLIC), `${PUBLIC} reaches the sensor`);
   await page.goto(`${BASE}/map`);
   await page.getByTestId('world-map').waitFor();
   await page.getByTestId('country-pairs').getByText('local').first().waitFor();
+  if (MMDB) {
+    assert.match(await page.getByTestId('geoip-database').textContent(), /test-country\.mmdb/);
+    // The flow is stored when it ends (FIN, or the 2 s idle timeout); the map reloads by itself.
+    await page
+      .getByTestId('country-pairs')
+      .getByRole('row')
+      .filter({ hasText: 'Japan' })
+      .filter({ hasText: 'local' })
+      .first()
+      .waitFor({ timeout: 20000 });
+  } else {
+    step('skipped: no test .mmdb (libmaxmind-db-writer-perl), so no public country to check');
+  }
   await shot(page, 'map');
 
   step('Wall layout');
@@ -193,7 +260,37 @@ try {
   await page.goto(`${BASE}/live`);
   await page.getByText('Wall').click();
   await page.getByTestId('live-alert').filter({ hasText: ATTACKER }).first().waitFor();
-  await shot(page, 'live-wall');
+  await shot(page, 'live-wall-switch');
+  const overflowing = [];
+  for (const [size, viewport, wall] of [
+    ['laptop', { width: 1366, height: 768 }, '0'],
+    ['wall', { width: 2560, height: 1440 }, '1'],
+  ]) {
+    step(`no card overflows at ${size} size (${viewport.width}x${viewport.height})`);
+    await page.setViewportSize(viewport);
+    for (const [name, url, ready] of [
+      ['live', '/live', 'live-alert'],
+      ['alerts', '/alerts', 'alert-row'],
+      ['forensics', `/forensics/${ATTACKER}`, 'timeline'],
+      ['blocks', '/blocks', 'blocks-page'],
+      ['models', '/models', 'confusion'],
+      ['map', '/map', 'country-pairs'],
+    ]) {
+      await page.goto(`${BASE}${url}?wall=${wall}`);
+      await page.getByTestId(ready).first().waitFor();
+      await page.waitForTimeout(500); // charts take their size
+      await shot(page, `${name}-${size}`);
+      overflowing.push(...(await overflows(page)).map((o) => `${name} at ${size} size: ${o}`));
+    }
+  }
+  assert.deepEqual(overflowing, [], 'cards overflow');
+
+  step('Forensics: one-click unblock lets the attacker back in');
+  await page.goto(`${BASE}/forensics/${ATTACKER}`);
+  await page.getByTestId('unblock-button').click();
+  await page.getByTestId('block-button').waitFor();
+  assert.ok(await reaches(ATTACKER), 'the unblocked attacker must reach the sensor again');
+
   assert.deepEqual(consoleErrors, [], 'uncaught errors in the page');
   step('all checks passed');
 } catch (e) {
