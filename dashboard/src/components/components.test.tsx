@@ -2,6 +2,7 @@ import { fireEvent, screen, waitFor } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { setToken } from '../api/client';
 import type { Alert } from '../api/types';
+import { AlertsPage } from '../pages/Alerts';
 import { BlocksPage } from '../pages/Blocks';
 import { ModelsPage } from '../pages/Models';
 import { fakeApi, renderWithProviders } from '../test/render';
@@ -71,6 +72,32 @@ describe('AlertDetail', () => {
   });
 });
 
+describe('AlertsPage', () => {
+  it('filters on the agent and searches in what is loaded', async () => {
+    const asked: unknown[] = [];
+    const other: Alert = { ...scan, id: '13', srcAddr: '10.0.0.9', detector: 'ml.multiclass' };
+    fakeApi({
+      ListAlerts: (body) => {
+        asked.push(body);
+        const address = (body as { address?: string }).address;
+        return { body: { alerts: address ? [scan] : [scan, other] } };
+      },
+    });
+    renderWithProviders(<AlertsPage />, '/alerts');
+    await waitFor(() => expect(screen.getAllByTestId('alert-row')).toHaveLength(2));
+    fireEvent.change(screen.getByLabelText('Address'), { target: { value: '10.0.0.3' } });
+    await waitFor(() => expect(screen.getAllByTestId('alert-row')).toHaveLength(1));
+    expect(asked[asked.length - 1]).toMatchObject({ address: '10.0.0.3', pageSize: 200 });
+    fireEvent.change(screen.getByLabelText('Address'), { target: { value: '' } });
+    await waitFor(() => expect(screen.getAllByTestId('alert-row')).toHaveLength(2));
+    fireEvent.change(screen.getByTestId('alert-search'), { target: { value: 'ml.multi' } });
+    expect(screen.getAllByTestId('alert-row')).toHaveLength(1);
+    expect(screen.getByTestId('alert-row')).toHaveTextContent('10.0.0.9');
+    fireEvent.change(screen.getByTestId('alert-search'), { target: { value: 'nothing like it' } });
+    expect(screen.getByText('Nothing matches the search')).toBeInTheDocument();
+  });
+});
+
 describe('ModelsPage', () => {
   it('says "not available" when the agent does not implement GetModel', async () => {
     fakeApi({
@@ -133,6 +160,7 @@ describe('ModelsPage', () => {
     expect(await screen.findByTestId('model-name')).toHaveTextContent('lab-2024');
     expect(screen.getByTestId('class-metrics')).toHaveTextContent('0.985');
     expect(screen.getByTestId('confusion')).toHaveTextContent('118');
+    expect(screen.getByText('Feature importances (top 1)')).toBeInTheDocument();
   });
 });
 
