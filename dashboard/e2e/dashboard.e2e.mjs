@@ -179,6 +179,8 @@ try {
   step('Forensics: block the attacker from the page (with the token)');
   await page.goto(`${BASE}/forensics/${ATTACKER}`);
   await page.getByTestId('timeline').waitFor();
+  // The agent's reputation of the scanner (GetIp): a score above zero.
+  assert.ok(Number(await page.getByTestId('reputation-value').textContent()) > 0, 'no reputation score');
   await page.getByTestId('block-button').click();
   await page.getByTestId('action-message').getByText(/token/i).waitFor();
   await page.getByTestId('token-button').click();
@@ -194,6 +196,7 @@ try {
   await page.goto(`${BASE}/blocks`);
   const block = page.getByTestId('block-row').filter({ hasText: `${ATTACKER}/32` });
   await block.waitFor();
+  await block.getByText('blocked from the dashboard').waitFor(); // the reason
   await block
     .getByTestId('ttl')
     .getByText(/59m|1h/)
@@ -228,6 +231,8 @@ try {
   assert.match(await page.getByTestId('model-name').textContent(), /default/);
   assert.equal(await page.getByTestId('error-state').count(), 0, 'the Models page shows an error');
   await page.getByTestId('confusion').waitFor();
+  await page.getByText('Feature importances (top 15)').waitFor();
+  assert.equal(await page.locator('.recharts-bar-rectangle').count(), 15, 'importance bars');
   await shot(page, 'models');
   await page.getByTestId('reload-model').click();
   await page
