@@ -113,6 +113,12 @@ TEST(ConfigTest, MissingFileIsAClearError) {
 }
 
 TEST(ConfigTest, HttpAndGeoipSections) {
+  // By default the HTTP face listens on loopback only, and countries come from geoip-database.
+  const Config defaults = LoadConfigText("{}", "defaults.yaml");
+  EXPECT_TRUE(defaults.http.enabled);
+  EXPECT_EQ(defaults.http.address, "127.0.0.1:8787");
+  EXPECT_EQ(defaults.geoip.mmdb, "");
+  EXPECT_EQ(defaults.geoip.database, "/usr/share/GeoIP/GeoIP.dat");
   const Config c = LoadConfigText(
       "http: {enabled: false, address: '[::1]:9000', token_file: /etc/t, tls_cert: /c, tls_key: "
       "/k}\ngeoip: {mmdb: /g.mmdb, database: /g.dat}",
