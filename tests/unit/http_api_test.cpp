@@ -383,8 +383,8 @@ TEST_F(HttpApiTest, CountriesAreTheSameServiceOverHttpAndNgctl) {
   EXPECT_EQ(RunNgctl({"--socket", harness_.socket_path(), "countries", "not-an-ip"}).exit_code, 1);
 }
 
-// The agent's GeoIP through the HTTP face: a MaxMind .mmdb first, and a broken one reported in
-// databaseError while Debian's geoip-database answers.
+// The agent's GeoIP through the HTTP face and ngctl: a MaxMind .mmdb first, and a broken one
+// reported (databaseError, ngctl's stderr) while Debian's geoip-database answers.
 TEST(HttpApiGeoTest, CountriesComeFromTheMmdbAndABrokenOneIsReported) {
   const TempDir dir;
   std::string why_not;
@@ -392,6 +392,7 @@ TEST(HttpApiGeoTest, CountriesComeFromTheMmdbAndABrokenOneIsReported) {
   if (mmdb.empty()) GTEST_SKIP() << why_not;
   const std::string corrupt = dir.path() + "/corrupt.mmdb";
   std::ofstream(corrupt) << "not a database";
+  CommandResult ctl;  // `ngctl countries 8.8.8.8` against the same agent
   const auto countries = [&](const std::string& path) {
     ApiHarness harness({.countries = std::make_shared<geo::CountryLookup>(geo::GeoDatabases{
                             .mmdb = path, .database = kLegacyV4, .database_v6 = kLegacyV6})});
@@ -401,6 +402,7 @@ TEST(HttpApiGeoTest, CountriesComeFromTheMmdbAndABrokenOneIsReported) {
         "/api/v1/LookupCountries?addresses=192.0.2.1&addresses=2001:db8::7&addresses=10.9.8.7"
         "&addresses=8.8.8.8");
     http.Stop();
+    ctl = RunNgctl({"--socket", harness.socket_path(), "countries", "8.8.8.8"});
     EXPECT_TRUE(r && r->status == 200) << (r ? r->body : httplib::to_string(r.error()));
     return r ? json::parse(r->body) : json();
   };
@@ -413,6 +415,9 @@ TEST(HttpApiGeoTest, CountriesComeFromTheMmdbAndABrokenOneIsReported) {
   EXPECT_EQ(good["countries"][1]["countryCode"], "BR");
   EXPECT_EQ(good["countries"][2]["local"], true);
   EXPECT_EQ(good["countries"][3]["countryCode"], "NZ");  // the mmdb, not GeoIP.dat's US
+  EXPECT_EQ(ctl.exit_code, 0) << ctl.err;
+  EXPECT_NE(ctl.out.find("New Zealand"), std::string::npos) << ctl.out;
+  EXPECT_EQ(ctl.err, "");
 
   if (!std::filesystem::exists(kLegacyV4)) GTEST_SKIP() << "geoip-database is not installed";
   const json fallback = countries(corrupt);
@@ -422,6 +427,8 @@ TEST(HttpApiGeoTest, CountriesComeFromTheMmdbAndABrokenOneIsReported) {
       << fallback;
   EXPECT_EQ(fallback["countries"][0]["countryCode"], "");
   EXPECT_EQ(fallback["countries"][3]["countryCode"], "US");
+  EXPECT_NE(ctl.err.find("ngctl: GeoIP: cannot open " + corrupt), std::string::npos) << ctl.err;
+  EXPECT_NE(ctl.out.find("United States"), std::string::npos) << ctl.out;
 }
 
 TEST_F(HttpApiTest, ServesTheDashboardWithClientSideRoutes) {
