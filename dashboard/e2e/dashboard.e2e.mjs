@@ -6,7 +6,8 @@
 // draws the public peer's country from the test .mmdb; no page's cards overflow at a laptop
 // (1366x768) or wall-display (2560x1440) size. Screenshots of every page go to $ARTIFACTS.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -27,6 +28,9 @@ const ATTACKER = env('ATTACKER_IP');
 const BYSTANDER = env('BYSTANDER_IP');
 const PUBLIC = env('PUBLIC_IP');
 const MMDB = process.env.MMDB ?? '';
+const NETGUARDD = env('NETGUARDD');
+const DAEMON_ARGS = env('DAEMON_ARGS').trim().split('\n');
+const STATE = env('STATE');
 const ARTIFACTS = env('ARTIFACTS');
 
 const step = (text) => console.log(`[e2e ${new Date().toISOString().slice(11, 23)}] ${text}`);
@@ -56,6 +60,71 @@ const overflows = (page) =>
     }
     return found;
   });
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` every 100 ms until it is true, for at most `ms`; throws `what` otherwise. */
+async function until(check, ms, what) {
+  for (let waited = 0; waited < ms; waited += 100) {
+    if (await check().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`${what} within ${ms} ms`);
+}
+
+/**
+ * Stops the agent (SIGTERM, as systemd does) and starts it again with the same arguments, in this
+ * (the sensor's) network namespace; its pid goes to $STATE/daemon.pid for run.sh's cleanup.
+ */
+async function restartAgent() {
+  process.kill(Number(env('DAEMON_PID')), 'SIGTERM');
+  const log = path.join(STATE, 'netguardd.log');
+  await until(
+    async () => fs.readFileSync(log, 'utf8').includes('] stopped;'),
+    15000,
+    'the agent did not stop',
+  );
+  const out = fs.openSync(path.join(STATE, 'netguardd-restarted.log'), 'a');
+  const child = spawn(NETGUARDD, DAEMON_ARGS, { stdio: ['ignore', out, out] });
+  fs.writeFileSync(path.join(STATE, 'daemon.pid'), String(child.pid));
+  child.unref();
+  await until(
+    async () => (await (await fetch(`${BASE}/api/v1/GetStatus`)).json()).interfaces[0]?.tcEgress === true,
+    20000,
+    'the restarted agent did not serve its status with the interface attached',
+  );
+}
+
+/** Resolves when both live streams of the Live page are open. */
+const streamsLive = (page) =>
+  page.waitForFunction(
+    () =>
+      [...document.querySelectorAll('[data-testid=stream-state]')].filter((e) => e.textContent === 'live')
+        .length === 2,
+  );
+
+/** nmap SYN scan of the sensor from `source` in the peer namespace. */
+const scanFrom = (source) =>
+  run('ip', [
+    'netns',
+    'exec',
+    PEER_NS,
+    'timeout',
+    '30',
+    'nmap',
+    '-sS',
+    '-Pn',
+    '-n',
+    '-p',
+    '1-200',
+    '--max-retries',
+    '0',
+    '-S',
+    source,
+    '-e',
+    PEER_IF,
+    SENSOR_IP,
+  ]);
 
 /** curl from `source` in the peer namespace; true when the page came back. */
 async function reaches(source) {
@@ -99,35 +168,12 @@ try {
   await page.getByTestId('kpi-packets').waitFor();
   await page.getByTestId('capture-table').getByText('ebpf').waitFor();
   // Both live streams are open before the scan starts.
-  await page.waitForFunction(
-    () =>
-      [...document.querySelectorAll('[data-testid=stream-state]')].filter((e) => e.textContent === 'live')
-        .length === 2,
-  );
+  await streamsLive(page);
   assert.ok(await reaches(BYSTANDER), 'the bystander reaches the sensor before any block');
   assert.ok(await reaches(ATTACKER), 'the attacker reaches the sensor before the block');
 
   step('nmap scan from the attacker; its alert must appear on the open page');
-  const scan = await run('ip', [
-    'netns',
-    'exec',
-    PEER_NS,
-    'timeout',
-    '30',
-    'nmap',
-    '-sS',
-    '-Pn',
-    '-n',
-    '-p',
-    '1-200',
-    '--max-retries',
-    '0',
-    '-S',
-    ATTACKER,
-    '-e',
-    PEER_IF,
-    SENSOR_IP,
-  ]);
+  const scan = await scanFrom(ATTACKER);
   const scanned = Date.now();
   const row = page.getByTestId('live-alert').filter({ hasText: 'PortScan' }).filter({ hasText: ATTACKER });
   await row
@@ -259,6 +305,29 @@ try {
     step('skipped: no test .mmdb (libmaxmind-db-writer-perl), so no public country to check');
   }
   await shot(page, 'map');
+
+  step('the agent restarts: the open Live page reconnects its streams by itself (no reload)');
+  await page.goto(`${BASE}/live`);
+  await streamsLive(page);
+  await page.evaluate(() => {
+    window.sameDocument = true;
+  });
+  const dropped = page.waitForFunction(() =>
+    [...document.querySelectorAll('[data-testid=stream-state]')].some((e) => e.textContent !== 'live'),
+  );
+  await restartAgent();
+  await dropped;
+  await streamsLive(page);
+  await scanFrom(BYSTANDER);
+  const afterRestart = Date.now();
+  await page
+    .getByTestId('live-alert')
+    .filter({ hasText: 'PortScan' })
+    .filter({ hasText: BYSTANDER })
+    .first()
+    .waitFor({ timeout: 2000 });
+  step(`the new alert is on the page ${Date.now() - afterRestart} ms after nmap ended`);
+  assert.equal(await page.evaluate(() => window.sameDocument), true, 'the page was reloaded');
 
   step('Wall layout');
   await page.setViewportSize({ width: 1920, height: 1080 });

@@ -35,13 +35,17 @@ DAEMON_PID=
 
 cleanup() {
   local rc=$?
+  # The browser test restarts the agent once; the new one's pid is in daemon.pid.
+  [ -f "$STATE/daemon.pid" ] && DAEMON_PID=$(cat "$STATE/daemon.pid")
   if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
     kill -TERM "$DAEMON_PID" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$DAEMON_PID" 2>/dev/null || true
   fi
-  if [ "$rc" -ne 0 ] && [ -f "$STATE/netguardd.log" ]; then
-    echo "---- netguardd.log ----"; tail -n 60 "$STATE/netguardd.log"
+  if [ "$rc" -ne 0 ]; then
+    for log in "$STATE"/netguardd*.log; do
+      [ -f "$log" ] && { echo "---- $(basename "$log") ----"; tail -n 60 "$log"; }
+    done
   fi
   ip netns del "$SENSOR" 2>/dev/null || true
   ip netns del "$PEER" 2>/dev/null || true
@@ -104,9 +108,9 @@ grep -q "is not loopback: it needs http.tls_cert" "$STATE/refused.log" || {
 echo "ok: --http $NET.1:8788 without TLS was refused"
 
 # nsenter --net: the daemon keeps this mount namespace and so the real /sys/fs/bpf.
-nsenter --net="/run/netns/$SENSOR" "$NETGUARDD" --config "$STATE/netguard.yaml" -i "$SIF" \
-  --bpf-pin-dir "$PINS" --store "$STATE/netguard.db" --socket "$STATE/netguard.sock" \
-  --http 127.0.0.1:8787 >"$STATE/netguardd.log" 2>&1 &
+ARGS=(--config "$STATE/netguard.yaml" -i "$SIF" --bpf-pin-dir "$PINS" --store "$STATE/netguard.db"
+  --socket "$STATE/netguard.sock" --http 127.0.0.1:8787)
+nsenter --net="/run/netns/$SENSOR" "$NETGUARDD" "${ARGS[@]}" >"$STATE/netguardd.log" 2>&1 &
 DAEMON_PID=$!
 ready=
 for _ in $(seq 100); do
@@ -120,4 +124,5 @@ done
 cd "$HERE/.."
 BASE_URL=http://127.0.0.1:8787 TOKEN=$TOKEN PEER_NS=$PEER SENSOR_IP=$NET.1 ATTACKER_IP=$NET.3 \
   BYSTANDER_IP=$NET.2 PUBLIC_IP=$PUBLIC PEER_IF=$PIF ARTIFACTS=$ARTIFACTS MMDB=$MMDB \
-  timeout -k 10 240 nsenter --net="/run/netns/$SENSOR" node e2e/dashboard.e2e.mjs
+  NETGUARDD=$NETGUARDD DAEMON_ARGS="$(printf '%s\n' "${ARGS[@]}")" DAEMON_PID=$DAEMON_PID STATE=$STATE \
+  timeout -k 10 300 nsenter --net="/run/netns/$SENSOR" node e2e/dashboard.e2e.mjs
