@@ -93,6 +93,11 @@ int main(int argc, char** argv) {
                  "mode must equal --features)")
       ->check(CLI::ExistingDirectory)
       ->needs(read);
+  bool no_rules = false;
+  cli.add_flag("--no-rules", no_rules,
+               "With --read: flows and features only, without the behavioural rules (e.g. to "
+               "make a training set)")
+      ->needs(read);
 #ifndef NETGUARD_OFFLINE_ONLY
   cli.set_version_flag("--version", netguard::app::kVersion);
 #endif
@@ -124,6 +129,7 @@ int main(int argc, char** argv) {
   if (!offline.input.empty()) {
     spdlog::set_level(spdlog::level::from_str(config.log_level));
     offline.mode = *netguard::features::ParseFeatureMode(feature_mode);
+    offline.rules = !no_rules;
     return RunOffline(std::move(offline), config);
   }
 #ifdef NETGUARD_OFFLINE_ONLY

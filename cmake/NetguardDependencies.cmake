@@ -38,6 +38,8 @@ netguard_require_package(CLI11 libcli11-dev CONFIG)
 netguard_require_package(yaml-cpp libyaml-cpp-dev CONFIG)
 netguard_require_package(nlohmann_json nlohmann-json3-dev CONFIG)
 netguard_require_package(SQLite3 libsqlite3-dev)
+# absl::flat_hash_map: the pcap backends' flow index.
+netguard_require_package(absl libabsl-dev CONFIG)
 
 # gRPC API (agent/api, ctl/ngctl): protoc and grpc_cpp_plugin generate the code at build time.
 # The plugin and headers are checked before find_package(gRPC): Debian's gRPCConfig.cmake aborts

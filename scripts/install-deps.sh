@@ -11,7 +11,7 @@ PACKAGES=(
   # agent libraries
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev libsqlite3-dev nlohmann-json3-dev
   # gRPC API and ngctl
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libgrpc++-dev libabsl-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev iproute2 ethtool
   # control-plane e2e test: HTTP client and SYN scanner run in the peer namespace

@@ -44,6 +44,16 @@ std::string AlertJson(const Alert& alert) {
   return j.dump();
 }
 
+// The kernel's lifecycle of the feature mode; flow starts, open flows and samples for detectors.
+capture::pcap::FlowTableOptions TableOptions(const OfflineOptions& options,
+                                             const features::FlowLifecycle& lifecycle) {
+  capture::pcap::FlowTableOptions table{.step = lifecycle.step,
+                                        .idle_timeout = lifecycle.idle_timeout,
+                                        .sample_every_k = options.engine.sample_every_k};
+  table.detector_events = options.rules || !options.model.empty();
+  return table;
+}
+
 // Flow events -> detectors, features, CSV rows; detector alerts -> JSON lines.
 class Pipeline final : public capture::pcap::FlowEvents,
                        public capture::pcap::PacketSink,
@@ -53,10 +63,7 @@ class Pipeline final : public capture::pcap::FlowEvents,
       : options_(options),
         summary_(summary),
         lifecycle_(features::LifecycleFor(options.mode)),
-        table_({.step = lifecycle_.step,
-                .idle_timeout = lifecycle_.idle_timeout,
-                .sample_every_k = options.engine.sample_every_k},
-               *this) {
+        table_(TableOptions(options, lifecycle_), *this) {
     if (options.rules) {
       detectors_.push_back(
           std::make_unique<detect::rules::RulesEngine>(options.rule_set, options.engine));

@@ -89,6 +89,26 @@ TEST(OfflineTest, WritesFlowsCsvAndAlertsJson) {
   EXPECT_TRUE(alert["evidence"].is_object());
 }
 
+TEST(OfflineTest, WithoutRulesTheFlowsAreTheSameAndNothingIsAlerted) {
+  const std::string pcap = TempPath("scan_no_rules.pcap");
+  WritePcap(pcap, ScanCapture());
+  app::OfflineOptions with, without;
+  with.input = without.input = pcap;
+  with.flows_csv = TempPath("scan_rules.csv");
+  with.alerts_json = TempPath("scan_rules.json");
+  without.flows_csv = TempPath("scan_no_rules.csv");
+  without.alerts_json = TempPath("scan_no_rules.json");
+  without.rules = false;  // netguardd --read --no-rules
+  const app::OfflineSummary a = app::RunOffline(with);
+  const app::OfflineSummary b = app::RunOffline(without);
+  EXPECT_EQ(a.alerts, 1u);
+  EXPECT_EQ(b.alerts, 0u);
+  EXPECT_TRUE(Lines(without.alerts_json).empty());
+  EXPECT_EQ(b.flows, a.flows);
+  EXPECT_EQ(b.flow_rows, 41u);
+  EXPECT_EQ(Lines(without.flows_csv), Lines(with.flows_csv));
+}
+
 TEST(OfflineTest, TruncatedCaptureKeepsEverythingReadBeforeIt) {
   const std::string pcap = TempPath("scan_truncated.pcap");
   const std::vector<TimedFrame> frames = ScanCapture();

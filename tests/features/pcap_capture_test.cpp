@@ -179,6 +179,81 @@ TEST(FlowTableTest, IdleAndActiveTimeoutsFollowCaptureTime) {
   EXPECT_EQ(table.size(), 0u);
 }
 
+// 10,000 flows (more than two chunks of slots) from 2,500 sources, four per microsecond so
+// that start times tie; every fourth ends early with a FIN/RST exchange, freeing its slot for
+// a later flow.
+TEST(FlowTableTest, ManyFlowsEndInStartOrderWhateverSlotTheyUsed) {
+  CollectFlows events;
+  FlowTableOptions options;
+  options.step.end_flags = NG_END_ON_FIN | NG_END_ON_RST;
+  capture::pcap::FlowTable table(options, events);
+  std::vector<ng_flow_key> early;
+  for (uint32_t i = 0; i < 10000; i++) {
+    const std::string src = "10.2." + std::to_string(i / 250) + "." + std::to_string(i % 250);
+    const uint64_t t = kT0 + (i / 4) * 1000ULL;
+    const uint16_t sport = static_cast<uint16_t>(1024 + (i * 7919) % 60000);
+    std::vector<uint8_t> syn =
+        PacketBuilder().Ip(src, "10.3.0.1").Tcp(sport, 80, NG_TCP_SYN).Build();
+    table.AddFrame(syn, static_cast<uint32_t>(syn.size()), t);
+    if (i % 4 == 0) {
+      std::vector<uint8_t> rst =
+          PacketBuilder().Ip("10.3.0.1", src).Tcp(80, sport, NG_TCP_RST | NG_TCP_ACK).Build();
+      table.AddFrame(rst, static_cast<uint32_t>(rst.size()), t + 500);
+      early.push_back(events.ended.back().key);
+    }
+  }
+  EXPECT_EQ(events.started.size(), 10000u);
+  EXPECT_EQ(events.ended.size(), 2500u);
+  EXPECT_EQ(table.size(), 7500u);
+  EXPECT_EQ(table.Find(early.front()), nullptr);
+  EXPECT_NE(table.Find(events.started.back().key), nullptr);
+  EXPECT_EQ(ng_flow_packets(table.Find(events.started.back().key)), 1u);
+  table.Flush();
+  ASSERT_EQ(events.ended.size(), 10000u);
+  EXPECT_EQ(table.stats().flows_flushed, 7500u);
+  // The flush reports by start time, ties by key bytes, not by slot.
+  for (size_t i = 2501; i < events.ended.size(); i++) {
+    const FlowRecord& a = events.ended[i - 1];
+    const FlowRecord& b = events.ended[i];
+    ASSERT_TRUE(a.start_ns < b.start_ns ||
+                (a.start_ns == b.start_ns && std::memcmp(&a.key, &b.key, sizeof(a.key)) < 0))
+        << i;
+  }
+  EXPECT_EQ(table.size(), 0u);
+}
+
+TEST(FlowTableTest, WithoutDetectorEventsOnlyFinishedFlowsAreReported) {
+  FlowTableOptions options;
+  options.idle_timeout = std::chrono::seconds(5);
+  CollectFlows full, finished_only;
+  capture::pcap::FlowTable a(options, full);
+  options.detector_events = false;
+  capture::pcap::FlowTable b(options, finished_only);
+  const std::vector<uint8_t> u = Udp(1000, 10), v = Udp(2000, 10);
+  const std::vector<uint8_t> arp = PacketBuilder().Arp("10.1.0.1", "10.1.0.2").Build();
+  for (uint64_t s = 0; s < 12; s++) {
+    for (auto* table : {&a, &b}) {
+      table->AddFrame(u, static_cast<uint32_t>(u.size()), kT0 + s * 1000000000ULL);
+      if (s < 3) table->AddFrame(v, static_cast<uint32_t>(v.size()), kT0 + s * 1000000000ULL);
+      table->AddFrame(arp, static_cast<uint32_t>(arp.size()), kT0 + s * 1000000000ULL);
+    }
+  }
+  a.Flush();
+  b.Flush();
+  EXPECT_EQ(full.started.size(), 2u);
+  EXPECT_FALSE(full.open.empty());
+  EXPECT_GT(a.stats().samples, 0u);
+  EXPECT_TRUE(finished_only.started.empty());
+  EXPECT_TRUE(finished_only.open.empty());
+  EXPECT_EQ(b.stats().samples, 0u);
+  ASSERT_EQ(finished_only.ended.size(), 2u);  // v idle after 5 s, u at the flush
+  ASSERT_EQ(full.ended.size(), 2u);
+  for (size_t i = 0; i < 2; i++) {
+    EXPECT_EQ(finished_only.ended[i].end_reason, full.ended[i].end_reason);
+    EXPECT_EQ(std::memcmp(&finished_only.ended[i].acc, &full.ended[i].acc, sizeof(ng_flow)), 0);
+  }
+}
+
 TEST(FlowTableTest, CountsWhatIsNotAFlow) {
   CollectFlows events;
   capture::pcap::FlowTable table(FlowTableOptions{}, events);

@@ -1,22 +1,17 @@
 #include "capture/pcap/flow_table.h"
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 #include <algorithm>
-#include <tuple>
-#include <vector>
+#include <cstdlib>
+#include <new>
+#include <type_traits>
 
 #include "packet_parse.h"
 
 namespace netguard::capture::pcap {
-namespace {
-
-// Deterministic report order: flow start time, then key bytes.
-bool KeyBefore(uint64_t ts_x, const ng_flow_key& x, uint64_t ts_y, const ng_flow_key& y) {
-  if (ts_x != ts_y) return ts_x < ts_y;
-  return std::memcmp(&x, &y, sizeof(x)) < 0;
-}
-
-}  // namespace
-
 size_t FlowKeyHash::operator()(const ng_flow_key& key) const noexcept {
   // Word at a time with a strong mix (splitmix64's finalizer): 5 steps for the 40-byte key.
   uint64_t words[sizeof(key) / 8];
@@ -63,7 +58,8 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
   }
   if (l3 == NG_L3_ARP) {
     stats_.arp++;
-    if (options_.sample_arp) Sample(frame, wire_len, ts_ns, NG_SAMPLE_ARP, {}, 0);
+    if (options_.sample_arp && options_.detector_events)
+      Sample(frame, wire_len, ts_ns, NG_SAMPLE_ARP, {}, 0);
     return;
   }
   if (l3 == NG_L3_OTHER) {
@@ -83,22 +79,26 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
 
   ng_flow_key key{};
   const __u8 side = ng_flow_key_make(&pkt, &key);
-  auto [it, inserted] = flows_.try_emplace(key);  // value-initialised: NG_FLOW_EMPTY
-  (void)inserted;
+  ReserveSlot();
+  auto [it, inserted] = index_.try_emplace(key, 0);
+  if (inserted) it->second = TakeSlot(key);
+  const uint32_t slot = it->second;
+  ng_flow& entry = At(slot).flow;
   ng_flow expired, started, finished;
   __u8 end_reason = 0;
-  const __u32 result = ng_flow_step(&it->second, &pkt, side, ts_ns, &options_.step, &expired,
-                                    &started, &finished, &end_reason);
+  const __u32 result = ng_flow_step(&entry, &pkt, side, ts_ns, &options_.step, &expired, &started,
+                                    &finished, &end_reason);
   if (result & NG_STEP_EXPIRED) {
     stats_.flows_ended_active_timeout++;
     events_.OnFlowEnd(Record(key, expired, FlowEndReason::kActiveTimeout));
   }
   if (result & NG_STEP_STARTED) {
     stats_.flows_started++;
-    events_.OnFlowStart(Record(key, started, FlowEndReason::kIdleTimeout));
+    if (options_.detector_events)
+      events_.OnFlowStart(Record(key, started, FlowEndReason::kIdleTimeout));
   }
   // The kernel's sampling decision (ng_track), on the packet count after the step.
-  const uint64_t packets = ng_flow_packets(&it->second);
+  const uint64_t packets = ng_flow_packets(&entry);
   uint8_t sample = 0;
   if (pkt.dns_query && options_.sample_dns) {
     sample = NG_SAMPLE_DNS_QUERY;
@@ -112,12 +112,12 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
     const bool fin = end_reason == NG_REASON_FIN;
     (fin ? stats_.flows_ended_fin : stats_.flows_ended_rst)++;
     // The entry is empty now: dropping it is what the kernel's reset in place amounts to (the
-    // next packet of the key starts afresh either way). `it` may be invalidated by callbacks
-    // only if they touch the table, which they must not.
-    flows_.erase(it);
+    // next packet of the key starts afresh either way). Callbacks must not touch the table.
+    index_.erase(it);
+    Erase(slot);
     events_.OnFlowEnd(Record(key, finished, fin ? FlowEndReason::kFin : FlowEndReason::kRst));
   }
-  if (sample != 0) Sample(frame, wire_len, ts_ns, sample, key, side);
+  if (sample != 0 && options_.detector_events) Sample(frame, wire_len, ts_ns, sample, key, side);
 }
 
 void FlowTable::Sample(std::span<const uint8_t> frame, uint32_t wire_len, uint64_t ts_ns,
@@ -135,55 +135,105 @@ void FlowTable::Sample(std::span<const uint8_t> frame, uint32_t wire_len, uint64
   events_.OnPacketSample(sample);
 }
 
+void FlowTable::ChunkFree::operator()(Slot* chunk) const { std::free(chunk); }
+
+void FlowTable::ReserveSlot() {
+  static_assert(std::is_trivially_default_constructible_v<Slot>);
+  if (!free_.empty() || used_ < chunks_.size() * kChunkSlots) return;
+  void* memory = std::aligned_alloc(kChunkBytes, kChunkBytes);
+  if (!memory) throw std::bad_alloc();
+#ifdef __linux__
+  madvise(memory, kChunkBytes, MADV_HUGEPAGE);  // a hint: without huge pages all still works
+#endif
+  // Slot is trivially constructible: TakeSlot writes every field it reads
+  chunks_.emplace_back(static_cast<Slot*>(memory));
+}
+
+uint32_t FlowTable::TakeSlot(const ng_flow_key& key) {
+  uint32_t slot;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else {
+    slot = used_++;
+  }
+  Slot& s = At(slot);
+  s.key = key;
+  s.live = true;
+  s.flow = ng_flow{};  // NG_FLOW_EMPTY
+  return slot;
+}
+
+void FlowTable::Erase(uint32_t slot) {
+  At(slot).live = false;
+  free_.push_back(slot);
+}
+
+std::vector<uint32_t> FlowTable::InStartOrder(std::vector<uint32_t> slots) const {
+  // Sort (start time, slot) pairs so that only ties touch the keys.
+  std::vector<std::pair<uint64_t, uint32_t>> order;
+  order.reserve(slots.size());
+  for (uint32_t slot : slots) order.emplace_back(At(slot).flow.first_ts_ns, slot);
+  std::sort(order.begin(), order.end(), [this](const auto& x, const auto& y) {
+    if (x.first != y.first) return x.first < y.first;
+    return std::memcmp(&At(x.second).key, &At(y.second).key, sizeof(ng_flow_key)) < 0;
+  });
+  for (size_t i = 0; i < order.size(); ++i) slots[i] = order[i].second;
+  return slots;
+}
+
 void FlowTable::Sweep(uint64_t now_ns) {
   const auto idle = static_cast<uint64_t>(options_.idle_timeout.count());
-  std::vector<std::tuple<uint64_t, ng_flow_key, FlowEndReason>> ended;
-  std::vector<const std::pair<const ng_flow_key, ng_flow>*> open;
-  for (const auto& entry : flows_) {
-    const auto& [key, flow] = entry;
-    if (now_ns > flow.first_ts_ns && now_ns - flow.first_ts_ns > options_.step.active_timeout_ns)
-      ended.emplace_back(flow.first_ts_ns, key, FlowEndReason::kActiveTimeout);
-    else if (idle > 0 && now_ns > flow.last_ts_ns && now_ns - flow.last_ts_ns > idle)
-      ended.emplace_back(flow.first_ts_ns, key, FlowEndReason::kIdleTimeout);
-    else
-      open.push_back(&entry);
+  const auto active_expired = [&](const ng_flow& flow) {
+    return now_ns > flow.first_ts_ns && now_ns - flow.first_ts_ns > options_.step.active_timeout_ns;
+  };
+  std::vector<uint32_t> ended, open;
+  for (uint32_t slot = 0; slot < used_; ++slot) {
+    const Slot& s = At(slot);
+    if (!s.live) continue;
+    if (active_expired(s.flow) ||
+        (idle > 0 && now_ns > s.flow.last_ts_ns && now_ns - s.flow.last_ts_ns > idle))
+      ended.push_back(slot);
+    else if (options_.detector_events)
+      open.push_back(slot);
   }
-  std::sort(open.begin(), open.end(), [](const auto* x, const auto* y) {
-    return KeyBefore(x->second.first_ts_ns, x->first, y->second.first_ts_ns, y->first);
-  });
-  for (const auto* entry : open) {
-    events_.OnFlowOpen(Record(entry->first, entry->second, FlowEndReason::kIdleTimeout), now_ns);
+  for (uint32_t slot : InStartOrder(std::move(open))) {
+    const Slot& s = At(slot);
+    events_.OnFlowOpen(Record(s.key, s.flow, FlowEndReason::kIdleTimeout), now_ns);
   }
   // Report in flow start order so the output does not depend on hash order.
-  std::sort(ended.begin(), ended.end(), [](const auto& x, const auto& y) {
-    return KeyBefore(std::get<0>(x), std::get<1>(x), std::get<0>(y), std::get<1>(y));
-  });
-  for (const auto& [first_ts, key, reason] : ended) {
-    auto node = flows_.extract(key);
-    (reason == FlowEndReason::kActiveTimeout ? stats_.flows_ended_active_timeout
-                                             : stats_.flows_ended_idle_timeout)++;
-    events_.OnFlowEnd(Record(key, node.mapped(), reason));
+  for (uint32_t slot : InStartOrder(std::move(ended))) {
+    const Slot& s = At(slot);
+    const bool active = active_expired(s.flow);
+    (active ? stats_.flows_ended_active_timeout : stats_.flows_ended_idle_timeout)++;
+    const FlowRecord record =
+        Record(s.key, s.flow, active ? FlowEndReason::kActiveTimeout : FlowEndReason::kIdleTimeout);
+    index_.erase(s.key);
+    Erase(slot);
+    events_.OnFlowEnd(record);
   }
 }
 
 void FlowTable::Flush(FlowEndReason reason) {
-  // Sort pointers into flow start order, not the ~512-byte entries themselves.
-  std::vector<const std::pair<const ng_flow_key, ng_flow>*> order;
-  order.reserve(flows_.size());
-  for (const auto& entry : flows_) order.push_back(&entry);
-  std::sort(order.begin(), order.end(), [](const auto* x, const auto* y) {
-    return KeyBefore(x->second.first_ts_ns, x->first, y->second.first_ts_ns, y->first);
-  });
-  for (const auto* entry : order) {
-    stats_.flows_flushed++;
-    events_.OnFlowEnd(Record(entry->first, entry->second, reason));
+  std::vector<uint32_t> live;
+  live.reserve(index_.size());
+  for (uint32_t slot = 0; slot < used_; ++slot) {
+    if (At(slot).live) live.push_back(slot);
   }
-  flows_.clear();
+  for (uint32_t slot : InStartOrder(std::move(live))) {
+    stats_.flows_flushed++;
+    const Slot& s = At(slot);
+    events_.OnFlowEnd(Record(s.key, s.flow, reason));
+  }
+  index_.clear();
+  chunks_.clear();
+  free_.clear();
+  used_ = 0;
 }
 
 const ng_flow* FlowTable::Find(const ng_flow_key& key) const {
-  auto it = flows_.find(key);
-  return it == flows_.end() ? nullptr : &it->second;
+  auto it = index_.find(key);
+  return it == index_.end() ? nullptr : &At(it->second).flow;
 }
 
 }  // namespace netguard::capture::pcap

@@ -3,13 +3,16 @@
 #ifndef NETGUARD_AGENT_CAPTURE_PCAP_FLOW_TABLE_H_
 #define NETGUARD_AGENT_CAPTURE_PCAP_FLOW_TABLE_H_
 
+#include <absl/container/flat_hash_map.h>
+
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
-#include <unordered_map>
+#include <vector>
 
 #include "core/flow_record.h"
 #include "core/packet_sample.h"
@@ -52,6 +55,10 @@ struct FlowTableOptions {
   uint32_t sample_every_k = NG_DEFAULT_SAMPLE_EVERY_K;  // 0 = off
   bool sample_dns = true;
   bool sample_arp = true;
+  /// Report what only detectors use: flow starts, open flows at each sweep and packet samples.
+  /// Off when only finished flows are wanted (a flows CSV): the sweeps then skip open flows
+  /// and no sample is taken.
+  bool detector_events = true;
 };
 
 /// What the table saw, as the kernel's per-CPU statistics count it.
@@ -84,6 +91,11 @@ struct FlowKeyEqual {
 /// Flows keyed by ng_flow_key holding struct ng_flow values, updated with ng_flow_step(): the
 /// same packets at the same timestamps give the same accumulators as the eBPF data plane.
 /// Timestamps are capture times in ns since the Unix epoch. Not thread-safe.
+///
+/// Layout: the values live in fixed-size chunks that never move (a flow is ~0.5 KB), reused
+/// through a free list; a flat hash index maps each key to its slot. A flood of one-packet
+/// flows then costs one index probe and one slot write per packet, and sweeps and the final
+/// flush walk the slots in memory order.
 class FlowTable {
  public:
   FlowTable(FlowTableOptions options, FlowEvents& events);
@@ -102,18 +114,43 @@ class FlowTable {
   /// The accumulators of an active flow, or nullptr.
   const ng_flow* Find(const ng_flow_key& key) const;
 
-  size_t size() const { return flows_.size(); }
+  size_t size() const { return index_.size(); }
   const FlowTableStats& stats() const { return stats_; }
   const FlowTableOptions& options() const { return options_; }
 
  private:
+  struct Slot {
+    ng_flow_key key;
+    bool live;
+    ng_flow flow;
+  };
+  /// Slots come in 2 MiB chunks, aligned so that the kernel can back each with one huge page
+  /// (a flood of new flows otherwise spends a third of its time in page faults).
+  static constexpr size_t kChunkBytes = size_t{2} << 20;
+  static constexpr uint32_t kChunkSlots = kChunkBytes / sizeof(Slot);
+  struct ChunkFree {
+    void operator()(Slot* chunk) const;
+  };
+
+  Slot& At(uint32_t slot) { return chunks_[slot / kChunkSlots][slot % kChunkSlots]; }
+  const Slot& At(uint32_t slot) const { return chunks_[slot / kChunkSlots][slot % kChunkSlots]; }
+  /// Makes sure a free slot exists (the only step that allocates), so that taking it cannot
+  /// fail after the key is in the index.
+  void ReserveSlot();
+  uint32_t TakeSlot(const ng_flow_key& key);
+  void Erase(uint32_t slot);
+  /// The live slots in report order: flow start time, then key bytes.
+  std::vector<uint32_t> InStartOrder(std::vector<uint32_t> slots) const;
   FlowRecord Record(const ng_flow_key& key, const ng_flow& flow, FlowEndReason reason) const;
   void Sample(std::span<const uint8_t> frame, uint32_t wire_len, uint64_t ts_ns, uint8_t reason,
               const ng_flow_key& key, uint8_t side);
 
   FlowTableOptions options_;
   FlowEvents& events_;
-  std::unordered_map<ng_flow_key, ng_flow, FlowKeyHash, FlowKeyEqual> flows_;
+  absl::flat_hash_map<ng_flow_key, uint32_t, FlowKeyHash, FlowKeyEqual> index_;
+  std::vector<std::unique_ptr<Slot[], ChunkFree>> chunks_;
+  std::vector<uint32_t> free_;  // released slots, reused last in first out
+  uint32_t used_ = 0;           // slots handed out so far, free ones included
   FlowTableStats stats_;
   uint64_t next_sweep_ns_ = 0;
 };

@@ -46,10 +46,7 @@ PcapFileReader::~PcapFileReader() {
 
 ReadResult PcapFileReader::ReadAll(PacketSink& sink) {
   ReadResult result;
-  FILE* file = pcap_file(handle_);
   for (;;) {
-    // start of the next record (pcapng: possibly a non-packet block before it)
-    const long offset = file ? std::ftell(file) : -1;
     pcap_pkthdr* header = nullptr;
     const u_char* data = nullptr;
     const int rc = pcap_next_ex(handle_, &header, &data);
@@ -57,10 +54,12 @@ ReadResult PcapFileReader::ReadAll(PacketSink& sink) {
     if (rc != 1) {
       result.ok = false;
       result.error_packet = result.packets + 1;
-      result.error_offset = offset;
-      result.error = path_ + ": packet " + std::to_string(result.error_packet) +
-                     (offset >= 0 ? " at byte offset " + std::to_string(offset) : std::string()) +
-                     ": " + pcap_geterr(handle_);
+      result.error_offset = RecordOffset(result.packets);
+      result.error =
+          path_ + ": packet " + std::to_string(result.error_packet) +
+          (result.error_offset >= 0 ? " at byte offset " + std::to_string(result.error_offset)
+                                    : std::string()) +
+          ": " + pcap_geterr(handle_);
       break;
     }
     result.last_ts_ns = StampNs(*header);
@@ -68,6 +67,24 @@ ReadResult PcapFileReader::ReadAll(PacketSink& sink) {
     sink.OnPacket({data, header->caplen}, header->len, result.last_ts_ns);
   }
   return result;
+}
+
+int64_t PcapFileReader::RecordOffset(uint64_t good_packets) const {
+  // Only after an error: a second handle reads the packets that were good, and its file
+  // position is where the bad record starts (pcapng: possibly a non-packet block before it).
+  // Asking the position of every record instead would cost a system call per packet.
+  if (path_ == "-") return -1;  // standard input cannot be read twice
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  ::pcap* again = pcap_open_offline(path_.c_str(), errbuf);
+  if (!again) return -1;
+  pcap_pkthdr* header = nullptr;
+  const u_char* data = nullptr;
+  uint64_t read = 0;
+  while (read < good_packets && pcap_next_ex(again, &header, &data) == 1) ++read;
+  FILE* file = pcap_file(again);
+  const int64_t offset = read == good_packets && file ? std::ftell(file) : -1;
+  pcap_close(again);
+  return offset;
 }
 
 PcapLiveCapture::PcapLiveCapture(LiveOptions options) : options_(std::move(options)) {

@@ -75,6 +75,9 @@ class PcapFileReader {
   const std::string& path() const { return path_; }
 
  private:
+  /// File offset where the record after the first `good_packets` packets starts, or -1.
+  int64_t RecordOffset(uint64_t good_packets) const;
+
   std::string path_;
   ::pcap* handle_ = nullptr;
 };
