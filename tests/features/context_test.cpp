@@ -119,9 +119,27 @@ TEST(FlowContextTest, OldEndsAreForgotten) {
     Observe(c, Flow("10.0.0.1", "10.0.0.2", static_cast<uint16_t>(i), kUdp, kT0));
   }
   EXPECT_EQ(c.entries(), 400u);  // four kinds of key per flow
+  EXPECT_EQ(c.keys(), 103u);     // one source, pair and destination; 100 services
+  // Past kLateness, a few old keys go with every new flow (never all at once).
   const int64_t later = kT0 + std::chrono::nanoseconds(FlowContext::kLateness).count() + kSecond;
-  Observe(c, Flow("10.0.0.3", "10.0.0.4", 1, kUdp, later));
-  EXPECT_EQ(c.entries(), 4u);
+  for (int i = 0; i < 30; ++i) Observe(c, Flow("10.0.0.3", "10.0.0.4", 1, kUdp, later + i));
+  EXPECT_EQ(c.keys(), 4u);
+  EXPECT_EQ(c.entries(), 120u);
+}
+
+TEST(FlowContextTest, AFloodBeyondTheCapStaysBounded) {
+  FlowContext c;
+  Counts last{};
+  // 400 000 spoofed sources to one service within 1 s: 1.6 M ends would be kept without the cap
+  for (uint32_t i = 0; i < 400'000; ++i) {
+    FlowRecord f = Flow("10.0.0.1", "10.0.0.10", 80, kTcp, kT0 + i * 2'500);
+    f.key.addr_a[0] = htonl(0xC6120000u + i);  // 198.18.0.0 + i
+    last = Observe(c, f);
+  }
+  EXPECT_LE(c.entries(), FlowContext::kMaxEntries);
+  EXPECT_EQ(last.src, 1);
+  EXPECT_GE(last.dst_svc, static_cast<double>(FlowContext::kMaxEntries / 4));  // the ends kept
+  EXPECT_LE(last.dst_svc, 400'000);
 }
 
 }  // namespace
