@@ -37,7 +37,7 @@ fail() {
   exit 1
 }
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, eBPF)"
-for tool in nsenter nginx sshd dnsmasq vsftpd iperf3 nmap hydra curl dig openssl; do
+for tool in nsenter nginx sshd dnsmasq vsftpd iperf3 nmap hydra sshpass hping3 nft curl dig openssl; do
   command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || skip "$tool missing (scripts/install-deps.sh)"
 done
 for binary in "$NETGUARDD" "$NGCTL"; do
