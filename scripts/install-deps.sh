@@ -28,6 +28,8 @@ PACKAGES=(
   # lab (tests/lab): real services in the victim namespace and real attack tools
   nginx-light openssh-server sshpass dnsmasq-base vsftpd lftp iperf3 dnsutils wget
   hping3 hydra slowhttptest sqlmap netsniff-ng tcpreplay fcgiwrap
+  # lab: seeded inputs (openssl enc keystreams) and dataset.sh's wall times (bc)
+  openssl bc
   # lab: stateless source rewrite of random-source floods into their dedicated range
   nftables
   # dashboard: offline GeoIP lookups; headless browser tests

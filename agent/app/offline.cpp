@@ -12,6 +12,7 @@
 #include "detect/detector.h"
 #include "detect/ml/ml_detector.h"
 #include "detect/ml/model_slot.h"
+#include "features/context.h"
 #include "features/flow_csv.h"
 
 namespace netguard::app {
@@ -110,8 +111,13 @@ class Pipeline final : public capture::pcap::FlowEvents,
   void OnFlowEnd(const FlowRecord& flow) override {
     summary_.flows++;
     for (auto& d : detectors_) d->OnFlowEnd(flow, *this);
-    if (!csv_ || ng_flow_packets(&flow.acc) < lifecycle_.min_packets) return;
-    csv_->WriteRow(flow, features::ComputeFeatures(flow, options_.mode));
+    if (!csv_) return;
+    const bool written = ng_flow_packets(&flow.acc) >= lifecycle_.min_packets;
+    features::FeatureVector v =
+        written ? features::ComputeFeatures(flow, options_.mode) : features::FeatureVector{};
+    context_.Observe(flow, v);  // every finished flow counts, as in the ML detector
+    if (!written) return;
+    csv_->WriteRow(flow, v);
     summary_.flow_rows++;
   }
 
@@ -144,6 +150,7 @@ class Pipeline final : public capture::pcap::FlowEvents,
   std::ofstream flows_out_;
   std::ofstream alerts_out_;
   std::unique_ptr<features::FlowCsvWriter> csv_;
+  features::FlowContext context_;
   uint64_t next_tick_ns_ = 0;
 };
 

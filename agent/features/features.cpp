@@ -87,9 +87,13 @@ enum Col : size_t {
   kIdleStd,
   kIdleMax,
   kIdleMin,
+  kCtxSrc,
+  kCtxSrcDst,
+  kCtxDst,
+  kCtxDstSvc,
   kColCount,
 };
-static_assert(kColCount == kFeatureCount);
+static_assert(kColCount == kFeatureCount && kCtxSrc == kContextFirst);
 
 constexpr std::array<std::string_view, kFeatureCount> kRawNames = {
     " Destination Port",
@@ -170,6 +174,10 @@ constexpr std::array<std::string_view, kFeatureCount> kRawNames = {
     " Idle Std",
     " Idle Max",
     " Idle Min",
+    "Ctx Src Flows",
+    "Ctx Src Dst Flows",
+    "Ctx Dst Flows",
+    "Ctx Dst Svc Flows",
 };
 
 constexpr std::array<std::string_view, kFeatureCount> StripNames() {
@@ -264,6 +272,7 @@ bool IsIntegerFeature(size_t i) {
     case kMinSegFwd:
       return true;
     default:
+      if (i >= kContextFirst) return true;
       return (i >= kFinCount && i <= kEceCount) || (i >= kFwdBytesBulk && i <= kBwdBulkRate);
   }
 }
@@ -275,6 +284,7 @@ FeatureVector ComputeFeatures(const FlowRecord& record, FeatureMode mode) {
   const ng_dir_stats& bw = f.dir[NG_DIR_BWD];
   const bool tcp = record.key.proto == NG_IPPROTO_TCP;
   FeatureVector v{};
+  std::fill(v.begin() + kContextFirst, v.end(), std::numeric_limits<double>::quiet_NaN());
 
   // the first packet's destination is the responder
   v[kDstPort] = f.initiator == NG_SIDE_A ? record.key.port_b : record.key.port_a;

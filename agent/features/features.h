@@ -33,12 +33,17 @@ std::string_view ToString(FeatureMode mode);
 std::optional<FeatureMode> ParseFeatureMode(std::string_view text);
 
 /// Destination Port + 77 features, in MachineLearningCVE column order.
-inline constexpr size_t kFeatureCount = 78;
+inline constexpr size_t kCicFeatureCount = 78;
+/// Then the context features (features/context.h: Ctx Src Flows, Ctx Src Dst Flows, Ctx Dst
+/// Flows, Ctx Dst Svc Flows), which no CICIDS2017 file has.
+inline constexpr size_t kContextFirst = kCicFeatureCount;
+inline constexpr size_t kContextFeatureCount = 4;
+inline constexpr size_t kFeatureCount = kCicFeatureCount + kContextFeatureCount;
 using FeatureVector = std::array<double, kFeatureCount>;
 
 /// Column names exactly as in the MachineLearningCVE CSV headers, leading spaces included
-/// (" Destination Port", "Total Length of Fwd Packets", ...). "Fwd Header Length" appears twice
-/// (indexes 34 and 55), as in the CSVs.
+/// (" Destination Port", "Total Length of Fwd Packets", ...), then the context features' names.
+/// "Fwd Header Length" appears twice (indexes 34 and 55), as in the CSVs.
 const std::array<std::string_view, kFeatureCount>& FeatureNamesRaw();
 /// The same names without the leading space ("Destination Port", ...).
 const std::array<std::string_view, kFeatureCount>& FeatureNames();
@@ -48,7 +53,8 @@ std::optional<size_t> FeatureIndex(std::string_view name);
 /// True for features the CSVs write as integers (counts, ports, flags, header bytes, windows).
 bool IsIntegerFeature(size_t index);
 
-/// Computes the feature vector of `flow` in `mode`. Needs at least one packet in the flow.
+/// Computes the feature vector of `flow` in `mode`. Needs at least one packet in the flow. The
+/// context features are left missing (NaN): FlowContext::Observe fills them.
 FeatureVector ComputeFeatures(const FlowRecord& flow, FeatureMode mode);
 
 /// A flow that starts in the middle of a TCP connection, in corrected mode: at most 2 packets,

@@ -1,6 +1,6 @@
 // Flows as CSV rows with CICFlowMeter's columns: Flow ID, Source IP, Source Port, Destination
 // IP, Destination Port, Protocol, Timestamp, then the 77 features (TrafficLabelling layout
-// without the Label column).
+// without the Label column), then the context features (features/context.h).
 #ifndef NETGUARD_AGENT_FEATURES_FLOW_CSV_H_
 #define NETGUARD_AGENT_FEATURES_FLOW_CSV_H_
 

@@ -343,13 +343,16 @@ TEST(FlowCsvTest, FeatureValuesAsTheCsvsWriteThem) {
 TEST(FeatureNamesTest, ExactNamesWithAndWithoutLeadingSpaces) {
   const auto& raw = features::FeatureNamesRaw();
   const auto& names = features::FeatureNames();
-  ASSERT_EQ(raw.size(), 78u);
+  ASSERT_EQ(raw.size(), 82u);
   EXPECT_EQ(raw[0], " Destination Port");
   EXPECT_EQ(names[0], "Destination Port");
   EXPECT_EQ(raw[4], "Total Length of Fwd Packets");
   EXPECT_EQ(raw[34], " Fwd Header Length");
   EXPECT_EQ(raw[55], " Fwd Header Length");
   EXPECT_EQ(names[77], "Idle Min");
+  EXPECT_EQ(names[78], "Ctx Src Flows");
+  EXPECT_EQ(names[81], "Ctx Dst Svc Flows");
+  EXPECT_EQ(features::FeatureIndex("Ctx Dst Flows"), 80u);
   EXPECT_EQ(features::FeatureIndex("Fwd Header Length"), 34u);
   EXPECT_EQ(features::FeatureIndex("Fwd Header Length.1"), 55u);
   EXPECT_EQ(features::FeatureIndex(" Flow Duration"), 1u);

@@ -80,7 +80,7 @@ TEST(GoldenCic2017Test, ReproducesCicFlowMeterCsvOfTheTestCapture) {
   ASSERT_EQ(header.size(), 85u);
   // feature i sits in column 4 (Destination Port) or 6 + i; names must match exactly
   auto column = [](size_t i) { return i == 0 ? size_t{4} : 6 + i; };
-  for (size_t i = 0; i < features::kFeatureCount; i++)
+  for (size_t i = 0; i < features::kCicFeatureCount; i++)
     EXPECT_EQ(header[column(i)], features::FeatureNamesRaw()[i]) << "feature " << i;
 
   std::vector<std::vector<std::string>> rows;
@@ -111,7 +111,7 @@ TEST(GoldenCic2017Test, ReproducesCicFlowMeterCsvOfTheTestCapture) {
     matched++;
     const features::FeatureVector v =
         features::ComputeFeatures(flows[found], FeatureMode::kCic2017);
-    for (size_t i = 0; i < features::kFeatureCount; i++) {
+    for (size_t i = 0; i < features::kCicFeatureCount; i++) {
       const double expected = ParseValue(row[column(i)]);
       if (!Same(expected, v[i], features::IsIntegerFeature(i))) {
         if (mismatches[std::string(features::FeatureNames()[i])]++ < 3)

@@ -78,7 +78,14 @@ TEST(OfflineTest, WritesFlowsCsvAndAlertsJson) {
   std::stringstream header(rows[0]);
   size_t columns = 0;
   for (std::string cell; std::getline(header, cell, ',');) columns++;
-  EXPECT_EQ(columns, 84u);
+  EXPECT_EQ(columns, 88u);  // CICFlowMeter's 84, then the 4 context features
+  EXPECT_TRUE(rows[0].ends_with(",Ctx Src Flows,Ctx Src Dst Flows,Ctx Dst Flows,Ctx Dst Svc Flows"))
+      << rows[0];
+  // Context: the probes end within 0.4 s (at the end of the capture, in start order), so the k-th
+  // counts k flows from the scanner to the host, one to its port; the DNS flow has only itself.
+  EXPECT_TRUE(rows[1].ends_with(",1,1,1,1")) << rows[1];
+  EXPECT_TRUE(rows[40].ends_with(",40,40,40,1")) << rows[40];
+  EXPECT_TRUE(rows[41].ends_with(",1,1,1,1")) << rows[41];
 
   const std::vector<std::string> alerts = Lines(options.alerts_json);
   ASSERT_EQ(alerts.size(), 1u);

@@ -4,10 +4,15 @@
 #
 # Usage: dataset.sh --split train|holdout --out DIR [--seeds "N ..."] [--scenarios "NAME ..."]
 #                   [--build BUILD_DIR] [--dry-run]
+#        dataset.sh --from DIR --out DIR2 [--build BUILD_DIR]
 #   --seeds      default: train "1 2 3 4 5 6 7 8 9 10", holdout "1001 1002" (never the training seeds)
 #   --scenarios  default: every scenario of scenarios.sh
 #   --build      the build directory holding agent/netguardd (default: <repo>/build)
 #   --dry-run    write the manifest's parameters only: no lab, no traffic
+#   --from       no lab, no traffic: the runs of an earlier output DIR (its manifest.tsv and
+#                pcaps/) turned into flows again by this netguardd and labelled as they were (for
+#                new feature columns); DIR2 gets the CSVs, a manifest with the new row counts and
+#                links to DIR's captures
 # Output in DIR: SCENARIO-sSEED.csv (netguardd's flows CSV + a final " Label" column),
 # manifest.tsv (one row per run), pcaps/, logs/. The lab is brought up when it is not up, and
 # then taken down at the end, also on failure. Env: LAB_PREFIX, LAB_DIR (see lab-env.sh).
@@ -27,7 +32,7 @@ die() {
   exit 1
 }
 
-split="" out="" seeds="" scenarios=$ALL_SCENARIOS dry_run=""
+split="" out="" seeds="" scenarios=$ALL_SCENARIOS dry_run="" from=""
 build=${NETGUARD_BUILD:-$HERE/../../build}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,13 +42,14 @@ while [ $# -gt 0 ]; do
     --scenarios) scenarios=$2 && shift 2 ;;
     --build) build=$2 && shift 2 ;;
     --dry-run) dry_run=1 && shift ;;
+    --from) from=$(cd "$2" && pwd) && shift 2 ;;
     *) die "unknown argument '$1' (see the header of $0)" ;;
   esac
 done
 case "$split" in
   train) seeds=${seeds:-1 2 3 4 5 6 7 8 9 10} ;;
   holdout) seeds=${seeds:-1001 1002} ;;
-  *) die "--split train|holdout is required" ;;
+  *) [ -n "$from" ] || die "--split train|holdout is required" ;;
 esac
 [ -n "$out" ] || die "--out DIR is required"
 for name in $scenarios; do
@@ -51,7 +57,8 @@ for name in $scenarios; do
 done
 NETGUARDD=$build/agent/netguardd
 [ -n "$dry_run" ] || [ -x "$NETGUARDD" ] || die "$NETGUARDD missing: cmake --build $build --target netguardd"
-mkdir -p "$out/pcaps" "$out/logs" "$out/work"
+mkdir -p "$out/logs" "$out/work"
+[ -n "$from" ] || mkdir -p "$out/pcaps"
 out=$(cd "$out" && pwd)
 MANIFEST=$out/manifest.tsv
 [ -s "$MANIFEST" ] || printf 'split\tscenario\tseed\tclass\tmitre\tnamespace\tattackers\tparams\trc\twall_s\tflows\tflows_class\tflows_benign\tcsv\n' >"$MANIFEST"
@@ -131,6 +138,34 @@ label() {
     { print $0, (in_set($col["Source IP"]) || in_set($col["Destination IP"]) ? class : "BENIGN") }'
 }
 
+# flows_of PCAP CSV CLASS ATTACKERS LOG: netguardd's flows of the capture, labelled, into CSV;
+# prints "flows<TAB>flows of CLASS<TAB>benign flows".
+flows_of() {
+  "$NETGUARDD" --read "$1" --features corrected --flows-csv "$out/work/flows.csv" \
+    --log-level warn >"$5.netguardd" 2>&1 || die "netguardd --read $1 failed (see $5.netguardd)"
+  label "$3" "$4" <"$out/work/flows.csv" >"$2"
+  rm -f "$out/work/flows.csv"
+  awk -F, 'NR > 1 { n++; if ($NF == "BENIGN") b++; else c++ } END { printf "%d\t%d\t%d", n, c, b }' "$2"
+}
+
+# reflow: every run of $from's manifest again from its capture, with the same labels.
+reflow() {
+  [ -s "$from/manifest.tsv" ] || die "no manifest.tsv in $from"
+  ln -sfn "$from/pcaps" "$out/pcaps"
+  head -n 1 "$from/manifest.tsv" >"$MANIFEST"
+  local sp name seed class mitre ns attackers params rc wall csv
+  # unit separators instead of tabs: read keeps empty fields (benign runs have no attackers); the
+  # old row counts (_) are replaced
+  tail -n +2 "$from/manifest.tsv" | tr '\t' '\037' |
+    while IFS=$'\037' read -r sp name seed class mitre ns attackers params rc wall _ _ _ csv; do
+      counts=$(flows_of "$from/pcaps/$name-s$seed.pcap" "$out/$csv" "$class" "$attackers" \
+        "$out/logs/$name-s$seed")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sp" "$name" "$seed" "$class" "$mitre" \
+        "$ns" "$attackers" "$params" "$rc" "$wall" "$counts" "$csv" >>"$MANIFEST"
+      printf '%-20s seed %-5s %-13s flows/class/benign %s\n' "$name" "$seed" "$class" "$(tr '\t' / <<<"$counts")"
+    done
+}
+
 # run_scenario NAME SEED: capture one run, convert it, label it, add its manifest row.
 run_scenario() {
   local name=$1 seed=$2 id="$1-s$2" rc=0
@@ -160,12 +195,8 @@ run_scenario() {
   nsx "$SC_NS" nft delete table ip ngl_spoof 2>/dev/null || true
   sleep 1
   stop_run_processes
-  "$NETGUARDD" --read "$pcap" --features corrected --flows-csv "$WORK/flows.csv" \
-    --log-level warn >"$log.netguardd" 2>&1 || die "netguardd --read $pcap failed (see $log.netguardd)"
-  label "$SC_CLASS" "$SC_ATTACKERS" <"$WORK/flows.csv" >"$csv"
   local counts
-  counts=$(awk -F, -v class="$SC_CLASS" 'NR > 1 { n++; if ($NF == "BENIGN") b++; else c++ }
-    END { printf "%d\t%d\t%d", n, c, b }' "$csv")
+  counts=$(flows_of "$pcap" "$csv" "$SC_CLASS" "$SC_ATTACKERS" "$log")
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\n' "$split" "$name" "$seed" "$SC_CLASS" \
     "${CLASS_MITRE[$SC_CLASS]}" "$SC_NS" "$SC_ATTACKERS" "$SC_PARAMS" "$rc" \
     "$(echo "$t1 - $t0" | bc)" "$counts" "$(basename "$csv")" >>"$MANIFEST"
@@ -173,6 +204,12 @@ run_scenario() {
     "$rc" "$(tr '\t' / <<<"$counts")" "$SC_PARAMS"
   rm -rf "$WORK"
 }
+
+if [ -n "$from" ]; then
+  reflow
+  rm -rf "$out/work"
+  exit 0
+fi
 
 lab_started=""
 finish() {

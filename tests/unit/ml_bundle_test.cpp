@@ -11,6 +11,7 @@
 #include "detect/ml/classifier.h"
 #include "detect/ml/ml_detector.h"
 #include "detect/ml/model_slot.h"
+#include "trainer.h"
 #include "unit/ml_test_util.h"
 
 namespace netguard::detect::ml {
@@ -290,6 +291,49 @@ TEST_F(MlBundleTest, SlotKeepsTheActiveBundleWhenALoadFails) {
   EXPECT_EQ(slot.active(), second);
   EXPECT_TRUE(slot.state().error.empty());
   EXPECT_GT(slot.state().loaded_at_ns, 0);
+}
+
+// A bundle over one per-flow and one context feature, where only the context tells a scan probe
+// from a flood packet: the detector must fill the context features itself (FlowContext, as the
+// flows CSV does), or every probe would look the same.
+TEST(MlContextTest, DetectorFillsTheContextFeatures) {
+  Bundle b;
+  b.name = "context";
+  b.feature_mode = std::string(features::kModeCorrected);
+  b.features = {"Total Fwd Packets", "Ctx Dst Svc Flows"};
+  b.classes = {{.name = "PortScan", .mitre = "T1046"}, {.name = "DoS-Flood", .mitre = "T1498"}};
+  b.provenance_json = R"({"data":"synthetic"})";
+  auto rows = [](int n) {
+    ngtrain::LabelledRows r;
+    r.d = 2;
+    for (int i = 0; i < n; ++i) {
+      const float benign[] = {static_cast<float>(5 + i % 5), static_cast<float>(1 + i % 3)};
+      const float probe[] = {1, static_cast<float>(1 + i % 2)};  // one to each service
+      const float flood[] = {1, static_cast<float>(50 + i)};     // many to one service
+      for (const float* x : {benign, probe, flood}) r.x.insert(r.x.end(), x, x + 2);
+      r.y.insert(r.y.end(), {0, 1, 2});
+    }
+    return r;
+  };
+  ngtrain::TrainOptions o;
+  o.rounds = 10;
+  o.max_depth = 3;
+  o.clusters = 2;
+  ngtrain::Train(rows(200), rows(40), o, b);
+  ScratchDir dir("context");
+  WriteBundle(b, dir.str());
+  auto slot = std::make_shared<ModelSlot>(features::FeatureMode::kCorrected, dir.str());
+  slot->Load();
+  MlDetector detector(slot, {.anomalies = false, .repeat_window = std::chrono::seconds(0)});
+  Collector sink;
+  // 100 single SYNs from one source to one service at the same instant: the k-th has k in its
+  // context
+  for (int i = 0; i < 100; ++i) detector.OnFlowEnd(netguard::testing::TcpFlow({NG_TCP_SYN}), sink);
+  detector.Flush(sink);
+  ASSERT_EQ(sink.alerts.size(), 100u);
+  EXPECT_EQ(sink.alerts.front().alert_class, "PortScan");
+  EXPECT_EQ(sink.alerts.back().alert_class, "DoS-Flood");
+  EXPECT_EQ(sink.alerts.back().mitre_technique, "T1498");
 }
 
 }  // namespace

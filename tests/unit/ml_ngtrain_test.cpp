@@ -76,7 +76,8 @@ TEST(CsvImportTest, ReadsV4NamesAndLabelsAWholeFile) {
   EXPECT_EQ(t.labels[0], "ftp_patator");
   // Every V4 name maps to a distinct feature.
   EXPECT_EQ(ColumnFeature("Flow Byts/s"), features::FeatureIndex("Flow Bytes/s"));
-  EXPECT_EQ(ColumnFeature("Idle Min"), features::kFeatureCount - 1);
+  EXPECT_EQ(ColumnFeature("Idle Min"), features::kCicFeatureCount - 1);
+  EXPECT_EQ(ColumnFeature("Ctx Dst Svc Flows"), features::kFeatureCount - 1);
   EXPECT_EQ(ColumnFeature("Timestamp"), std::nullopt);
 }
 

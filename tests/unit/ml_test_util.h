@@ -99,28 +99,29 @@ inline FlowRecord TcpFlow(const std::vector<uint8_t>& flags, uint32_t payload = 
   return flow;
 }
 
-/// `per_kind` flows of each kind as training rows over all 78 features (corrected mode).
+/// `per_kind` flows of each kind as training rows over the 78 per-flow features (corrected mode;
+/// no context features: a lone flow has none).
 inline ngtrain::LabelledRows SyntheticRows(size_t per_kind, uint64_t seed) {
   std::mt19937_64 rng(seed);
   ngtrain::LabelledRows rows;
-  rows.d = features::kFeatureCount;
+  rows.d = features::kCicFeatureCount;
   for (size_t i = 0; i < per_kind; ++i) {
     for (FlowKind kind : {FlowKind::kBenign, FlowKind::kPortScan, FlowKind::kBruteForce}) {
       const features::FeatureVector v =
           features::ComputeFeatures(SyntheticFlow(kind, rng), features::FeatureMode::kCorrected);
-      for (double x : v) rows.x.push_back(detect::ml::ToModelValue(x));
+      for (size_t f = 0; f < rows.d; ++f) rows.x.push_back(detect::ml::ToModelValue(v[f]));
       rows.y.push_back(static_cast<int>(kind));
     }
   }
   return rows;
 }
 
-/// A bundle skeleton over all 78 features with the classes PortScan and BruteForce.
+/// A bundle skeleton over the 78 per-flow features with the classes PortScan and BruteForce.
 inline detect::ml::Bundle SyntheticBundle(const std::string& name) {
   detect::ml::Bundle b;
   b.name = name;
   b.feature_mode = std::string(features::kModeCorrected);
-  for (size_t f = 0; f < features::kFeatureCount; ++f) {
+  for (size_t f = 0; f < features::kCicFeatureCount; ++f) {
     b.features.push_back(detect::ml::BundleFeatureName(f));
   }
   b.classes = {{.name = "PortScan", .mitre = "T1046"}, {.name = "BruteForce", .mitre = "T1110"}};

@@ -12,11 +12,15 @@ MlDetector::MlDetector(std::shared_ptr<ModelSlot> slot, MlOptions options)
       min_packets_(features::LifecycleFor(slot_->mode()).min_packets) {}
 
 void MlDetector::OnFlowEnd(const FlowRecord& flow, AlertSink& sink) {
-  // Flows the training data cannot contain (cic2017 writes no 1-packet flow, ngtrain drops
-  // connection remnants) are not judged.
-  if (ng_flow_packets(&flow.acc) < min_packets_ || ng_flow_packets(&flow.acc) == 0) return;
-  features::FeatureVector v = features::ComputeFeatures(flow, slot_->mode());
-  if (features::IsConnectionRemnant(v, slot_->mode())) return;
+  // Every finished flow counts in the context of the next ones (as in the flows CSV), but flows
+  // the training data cannot contain (cic2017 writes no 1-packet flow, ngtrain drops connection
+  // remnants) are not judged.
+  const uint64_t packets = ng_flow_packets(&flow.acc);
+  const bool judged = packets >= min_packets_ && packets > 0;
+  features::FeatureVector v =
+      judged ? features::ComputeFeatures(flow, slot_->mode()) : features::FeatureVector{};
+  context_.Observe(flow, v);
+  if (!judged || features::IsConnectionRemnant(v, slot_->mode())) return;
   pending_.push_back({flow, v});
   if (pending_.size() >= options_.max_batch) Flush(sink);
 }

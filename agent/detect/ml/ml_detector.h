@@ -1,7 +1,8 @@
-// The ML detector: every finished flow -> features (the bundle's mode) -> gate -> multiclass ->
-// class, score and MITRE technique; flows judged benign -> K-Means, far ones -> Anomaly. Finished
-// flows are batched and classified together at the end of each sweep (or when the batch is
-// full): one XGBoost call per model per batch.
+// The ML detector: every finished flow -> features (the bundle's mode, plus the context features
+// over the flows finished before it) -> gate -> multiclass -> class, score and MITRE technique;
+// flows judged benign -> K-Means, far ones -> Anomaly. Finished flows are batched and classified
+// together at the end of each sweep (or when the batch is full): one XGBoost call per model per
+// batch.
 #ifndef NETGUARD_AGENT_DETECT_ML_ML_DETECTOR_H_
 #define NETGUARD_AGENT_DETECT_ML_ML_DETECTOR_H_
 
@@ -17,6 +18,7 @@
 #include "detect/detector.h"
 #include "detect/ml/classifier.h"
 #include "detect/ml/model_slot.h"
+#include "features/context.h"
 #include "features/features.h"
 
 namespace netguard::detect::ml {
@@ -61,6 +63,7 @@ class MlDetector final : public Detector {
 
   std::shared_ptr<ModelSlot> slot_;
   MlOptions options_;
+  features::FlowContext context_;  // the context features of every finished flow
   uint64_t min_packets_;
   std::vector<Pending> pending_;
   std::vector<float> rows_;        // reused between batches

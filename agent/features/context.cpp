@@ -1,0 +1,109 @@
+#include "features/context.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace netguard::features {
+namespace {
+
+constexpr int64_t kWindowNs = std::chrono::nanoseconds(kContextWindow).count();
+constexpr int64_t kLatenessNs = std::chrono::nanoseconds(FlowContext::kLateness).count();
+constexpr int kExpiryBudget = 8;  // keys looked at per flow: > the 4 a flow can add
+constexpr size_t kCompactAt = 1024;
+
+enum Kind : uint32_t { kSrc = 1, kSrcDst, kDst, kDstSvc };
+
+}  // namespace
+
+size_t FlowContext::KeyHash::operator()(const Key& k) const {
+  uint64_t h = 0;
+  for (uint32_t w : k) {  // splitmix64's finaliser after each word: every bit mixes
+    h = (h ^ w) + 0x9E3779B97F4A7C15ull;
+    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+    h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+    h ^= h >> 31;
+  }
+  return static_cast<size_t>(h);
+}
+
+void FlowContext::Forget(Slot& slot, int64_t cutoff_ns) {
+  const auto begin = slot.ends.begin() + static_cast<std::ptrdiff_t>(slot.head);
+  const auto keep = std::lower_bound(begin, slot.ends.end(), cutoff_ns);
+  entries_ -= static_cast<size_t>(keep - begin);
+  slot.head = static_cast<size_t>(keep - slot.ends.begin());
+  // Each end is moved at most once per doubling: amortised O(1) per end.
+  if (slot.head >= kCompactAt && slot.head * 2 >= slot.ends.size()) {
+    slot.ends.erase(slot.ends.begin(), keep);
+    slot.head = 0;
+  }
+}
+
+void FlowContext::ExpireKeys(int64_t cutoff_ns, int budget) {
+  while (budget-- > 0 && !expiry_.empty() && expiry_.front().first < cutoff_ns) {
+    const Key key = expiry_.front().second;
+    expiry_.pop_front();
+    const auto it = slots_.find(key);
+    if (it == slots_.end()) continue;
+    Slot& slot = it->second;
+    if (slot.ends.back() < cutoff_ns) {
+      entries_ -= slot.ends.size() - slot.head;
+      slots_.erase(it);
+    } else {
+      Forget(slot, cutoff_ns);
+      expiry_.emplace_back(slot.ends.back(), key);  // still in use: looked at again later
+    }
+  }
+}
+
+uint64_t FlowContext::Count(const Key& key, int64_t end_ns, bool record, int64_t cutoff_ns) {
+  Slot* slot = nullptr;
+  if (record) {
+    const auto [it, added] = slots_.try_emplace(key);
+    slot = &it->second;
+    if (added) expiry_.emplace_back(end_ns, key);
+    Forget(*slot, cutoff_ns);
+    slot->ends.insert(std::upper_bound(slot->ends.begin() + static_cast<std::ptrdiff_t>(slot->head),
+                                       slot->ends.end(), end_ns),
+                      end_ns);
+    ++entries_;
+  } else {
+    const auto it = slots_.find(key);
+    if (it == slots_.end()) return 1;  // the flow itself
+    slot = &it->second;
+  }
+  const auto begin = slot->ends.begin() + static_cast<std::ptrdiff_t>(slot->head);
+  const auto first = std::lower_bound(begin, slot->ends.end(), end_ns - kWindowNs);
+  const auto last = std::upper_bound(first, slot->ends.end(), end_ns);
+  return static_cast<uint64_t>(last - first) + (record ? 0 : 1);
+}
+
+void FlowContext::Observe(const FlowRecord& flow, FeatureVector& v) {
+  const int64_t end_ns = flow.end_ns;
+  newest_ns_ = std::max(newest_ns_, end_ns);
+  // Past half the cap (a flood), keep the window's ends only.
+  const int64_t cutoff_ns = newest_ns_ - (entries_ > kMaxEntries / 2 ? kWindowNs : kLatenessNs);
+  ExpireKeys(cutoff_ns, kExpiryBudget);
+  const bool record = entries_ + 4 <= kMaxEntries;  // full: count, but remember no more
+
+  const bool a_initiates = flow.acc.initiator == NG_SIDE_A;
+  const uint32_t* src = a_initiates ? flow.key.addr_a : flow.key.addr_b;
+  const uint32_t* dst = a_initiates ? flow.key.addr_b : flow.key.addr_a;
+  const uint16_t dst_port = a_initiates ? flow.key.port_b : flow.key.port_a;
+  const uint32_t family = flow.key.family;
+  Key key{};
+  key[0] = kSrc | family << 8;
+  std::memcpy(&key[1], src, 16);
+  v[kContextFirst] = static_cast<double>(Count(key, end_ns, record, cutoff_ns));
+  key[0] = kSrcDst | family << 8;
+  std::memcpy(&key[5], dst, 16);
+  v[kContextFirst + 1] = static_cast<double>(Count(key, end_ns, record, cutoff_ns));
+  key = {};
+  key[0] = kDst | family << 8;
+  std::memcpy(&key[1], dst, 16);
+  v[kContextFirst + 2] = static_cast<double>(Count(key, end_ns, record, cutoff_ns));
+  key[0] = kDstSvc | family << 8;
+  key[5] = static_cast<uint32_t>(dst_port) << 8 | flow.key.proto;
+  v[kContextFirst + 3] = static_cast<double>(Count(key, end_ns, record, cutoff_ns));
+}
+
+}  // namespace netguard::features

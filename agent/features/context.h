@@ -1,0 +1,78 @@
+// Context features of a finished flow: how many flows ended around it that share its source, its
+// destination or its destination service (like KDD'99's "same host" / "same service" counts).
+// A single-packet flow of a random-source flood and a scan probe look alike on their own; among
+// the flows around them they do not (thousands to one service vs. one per port).
+//
+// The one implementation used by `netguardd --read --flows-csv` (the training data) and by the
+// ML detector (live and offline), fed the same sequence of finished flows.
+#ifndef NETGUARD_AGENT_FEATURES_CONTEXT_H_
+#define NETGUARD_AGENT_FEATURES_CONTEXT_H_
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/flow_record.h"
+#include "features/features.h"
+
+namespace netguard::features {
+
+/// The window the counts look back over, from the flow's last packet.
+inline constexpr std::chrono::seconds kContextWindow{2};
+
+/// Counts, for each finished flow, the flows already finished whose last packet lies within
+/// kContextWindow before (or at) its own, the flow itself included, that have
+///   Ctx Src Flows      the same initiator address,
+///   Ctx Src Dst Flows  the same initiator and responder addresses,
+///   Ctx Dst Flows      the same responder address,
+///   Ctx Dst Svc Flows  the same responder address, responder port and protocol.
+/// "Already finished" makes the counts depend on the order flows finish in; the agent's sweep and
+/// the pcap flow table both finish them in about time order. A flow finishes up to the idle
+/// timeout (30 s by default) and a sweep after its last packet, so ends are remembered for
+/// kLateness (a flow finishing later counts only the ends still kept). At most kMaxEntries ends
+/// are kept (a flood beyond that counts the ends kept; past half of it, only the window's ends
+/// are kept), so memory stays bounded, and the cost per flow is a few hash lookups: old ends go
+/// a few at a time, never in a walk over every key.
+class FlowContext {
+ public:
+  static constexpr std::chrono::seconds kLateness{35};  // idle timeout 30 s + sweeps
+  static constexpr size_t kMaxEntries = size_t{1} << 18;
+
+  /// Records `flow` and writes its four counts into v[kContextFirst...].
+  void Observe(const FlowRecord& flow, FeatureVector& v);
+
+  /// Ends remembered, over the four kinds of key.
+  size_t entries() const { return entries_; }
+  /// Keys (addresses, pairs, services) remembered.
+  size_t keys() const { return slots_.size(); }
+
+ private:
+  // kind, address words (one or two addresses), port and protocol
+  using Key = std::array<uint32_t, 10>;
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
+  struct Slot {
+    std::vector<int64_t> ends;  // sorted; ends[head...] are kept, the ones before are forgotten
+    size_t head = 0;
+  };
+  // Records `end_ns` under `key` (when `record`); returns the key's ends within the window.
+  uint64_t Count(const Key& key, int64_t end_ns, bool record, int64_t cutoff_ns);
+  void Forget(Slot& slot, int64_t cutoff_ns);
+  // Looks at up to `budget` of the oldest keys: a key with no end since `cutoff_ns` goes.
+  void ExpireKeys(int64_t cutoff_ns, int budget);
+
+  std::unordered_map<Key, Slot, KeyHash> slots_;
+  std::deque<std::pair<int64_t, Key>> expiry_;  // each key once: (its newest end when queued)
+  size_t entries_ = 0;
+  int64_t newest_ns_ = 0;
+};
+
+}  // namespace netguard::features
+
+#endif  // NETGUARD_AGENT_FEATURES_CONTEXT_H_
