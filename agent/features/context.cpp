@@ -16,9 +16,11 @@ enum Kind : uint32_t { kSrc = 1, kSrcDst, kDst, kDstSvc };
 }  // namespace
 
 size_t FlowContext::KeyHash::operator()(const Key& k) const {
+  uint64_t w[5];
+  std::memcpy(w, k.data(), sizeof(w));
   uint64_t h = 0;
-  for (uint32_t w : k) {  // splitmix64's finaliser after each word: every bit mixes
-    h = (h ^ w) + 0x9E3779B97F4A7C15ull;
+  for (uint64_t x : w) {  // splitmix64's finaliser after each word: every bit reaches every bit
+    h = (h ^ x) + 0x9E3779B97F4A7C15ull;
     h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
     h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
     h ^= h >> 31;
@@ -26,14 +28,24 @@ size_t FlowContext::KeyHash::operator()(const Key& k) const {
   return static_cast<size_t>(h);
 }
 
+bool FlowContext::KeyEq::operator()(const Key& a, const Key& b) const {
+  uint64_t x[5], y[5];
+  std::memcpy(x, a.data(), sizeof(x));
+  std::memcpy(y, b.data(), sizeof(y));
+  uint64_t diff = 0;
+  for (int i = 0; i < 5; i++) diff |= x[i] ^ y[i];
+  return diff == 0;
+}
+
 void FlowContext::Forget(Slot& slot, int64_t cutoff_ns) {
-  const auto begin = slot.ends.begin() + static_cast<std::ptrdiff_t>(slot.head);
-  const auto keep = std::lower_bound(begin, slot.ends.end(), cutoff_ns);
-  entries_ -= static_cast<size_t>(keep - begin);
-  slot.head = static_cast<size_t>(keep - slot.ends.begin());
+  // head only moves forward: amortised O(1) per end
+  const size_t old_head = slot.head;
+  while (slot.head < slot.ends.size() && slot.ends[slot.head] < cutoff_ns) ++slot.head;
+  entries_ -= slot.head - old_head;
   // Each end is moved at most once per doubling: amortised O(1) per end.
   if (slot.head >= kCompactAt && slot.head * 2 >= slot.ends.size()) {
-    slot.ends.erase(slot.ends.begin(), keep);
+    slot.ends.erase(slot.ends.begin(), slot.ends.begin() + static_cast<std::ptrdiff_t>(slot.head));
+    slot.cursor -= std::min(slot.cursor, slot.head);
     slot.head = 0;
   }
 }
@@ -62,18 +74,35 @@ uint64_t FlowContext::Count(const Key& key, int64_t end_ns, bool record, int64_t
     slot = &it->second;
     if (added) expiry_.emplace_back(end_ns, key);
     Forget(*slot, cutoff_ns);
-    slot->ends.insert(std::upper_bound(slot->ends.begin() + static_cast<std::ptrdiff_t>(slot->head),
-                                       slot->ends.end(), end_ns),
-                      end_ns);
+    auto& ends = slot->ends;
+    if (ends.size() == slot->head || ends.back() <= end_ns) {
+      ends.push_back(end_ns);  // the usual case: flows finish in about time order
+    } else {
+      ends.insert(std::upper_bound(ends.begin() + static_cast<std::ptrdiff_t>(slot->head),
+                                   ends.end(), end_ns),
+                  end_ns);
+    }
     ++entries_;
   } else {
     const auto it = slots_.find(key);
     if (it == slots_.end()) return 1;  // the flow itself
     slot = &it->second;
   }
-  const auto begin = slot->ends.begin() + static_cast<std::ptrdiff_t>(slot->head);
-  const auto first = std::lower_bound(begin, slot->ends.end(), end_ns - kWindowNs);
-  const auto last = std::upper_bound(first, slot->ends.end(), end_ns);
+  const auto& ends = slot->ends;
+  const auto begin = ends.begin() + static_cast<std::ptrdiff_t>(slot->head);
+  const auto last = ends.size() == slot->head || ends.back() <= end_ns
+                        ? ends.end()
+                        : std::upper_bound(begin, ends.end(), end_ns);
+  const int64_t from = end_ns - kWindowNs;
+  auto first = begin;
+  if (from >= slot->cursor_from) {
+    first += static_cast<std::ptrdiff_t>(std::max(slot->cursor, slot->head) - slot->head);
+    while (first != last && *first < from) ++first;
+    slot->cursor = static_cast<size_t>(first - ends.begin());
+    slot->cursor_from = from;
+  } else {
+    first = std::lower_bound(begin, last, from);
+  }
   return static_cast<uint64_t>(last - first) + (record ? 0 : 1);
 }
 

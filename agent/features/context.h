@@ -8,14 +8,15 @@
 #ifndef NETGUARD_AGENT_FEATURES_CONTEXT_H_
 #define NETGUARD_AGENT_FEATURES_CONTEXT_H_
 
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
+
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <unordered_map>
 #include <utility>
-#include <vector>
 
 #include "core/flow_record.h"
 #include "features/features.h"
@@ -54,12 +55,24 @@ class FlowContext {
  private:
   // kind, address words (one or two addresses), port and protocol
   using Key = std::array<uint32_t, 10>;
+  // Inline hash and equality over the key's five 64-bit words (absl's generic byte hash and
+  // std::array's memcmp are library calls that showed in profiles of floods).
   struct KeyHash {
     size_t operator()(const Key& k) const;
   };
+  struct KeyEq {
+    bool operator()(const Key& a, const Key& b) const;
+  };
   struct Slot {
-    std::vector<int64_t> ends;  // sorted; ends[head...] are kept, the ones before are forgotten
+    // sorted; ends[head...] are kept, the ones before are forgotten. Most keys of a flood (a
+    // spoofed source, a source/destination pair) see one end: it is stored inline.
+    absl::InlinedVector<int64_t, 2> ends;
     size_t head = 0;
+    // Where the last window began: every end before ends[cursor] is < cursor_from. Flows end in
+    // about time order, so the next window starts at or after it (amortised O(1), no binary
+    // search over the ends of a flooded destination).
+    size_t cursor = 0;
+    int64_t cursor_from = INT64_MIN;
   };
   // Records `end_ns` under `key` (when `record`); returns the key's ends within the window.
   uint64_t Count(const Key& key, int64_t end_ns, bool record, int64_t cutoff_ns);
@@ -67,7 +80,7 @@ class FlowContext {
   // Looks at up to `budget` of the oldest keys: a key with no end since `cutoff_ns` goes.
   void ExpireKeys(int64_t cutoff_ns, int budget);
 
-  std::unordered_map<Key, Slot, KeyHash> slots_;
+  absl::flat_hash_map<Key, Slot, KeyHash, KeyEq> slots_;
   std::deque<std::pair<int64_t, Key>> expiry_;  // each key once: (its newest end when queued)
   size_t entries_ = 0;
   int64_t newest_ns_ = 0;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace netguard::features {
 namespace {
@@ -125,6 +126,44 @@ TEST(FlowContextTest, OldEndsAreForgotten) {
   for (int i = 0; i < 30; ++i) Observe(c, Flow("10.0.0.3", "10.0.0.4", 1, kUdp, later + i));
   EXPECT_EQ(c.keys(), 4u);
   EXPECT_EQ(c.entries(), 120u);
+}
+
+// 20 000 flows over 100 s on a few hosts and services, finishing out of order (each up to 1.5 s
+// after its last packet), against a brute-force count: the incremental windows, the inserts
+// before the newest end and the compaction of forgotten ends give the exact counts.
+TEST(FlowContextTest, OutOfOrderEndsCountLikeBruteForce) {
+  FlowContext c;
+  const char* srcs[] = {"10.0.0.1", "10.0.0.2"};
+  const char* dsts[] = {"10.0.1.1", "10.0.1.2", "10.0.1.3"};
+  const uint16_t ports[] = {22, 53, 80, 443};
+  struct Seen {
+    int s, d, p;
+    int64_t finished, end;
+  };
+  std::vector<Seen> seen;
+  uint64_t rng = 12345;
+  const auto next = [&rng] { return rng = rng * 6364136223846793005ull + 1442695040888963407ull; };
+  for (int i = 0; i < 20'000; ++i) {
+    const int64_t finished = kT0 + i * 5'000'000LL;  // one every 5 ms
+    const Seen f{static_cast<int>(next() >> 33) % 2, static_cast<int>(next() >> 33) % 3,
+                 static_cast<int>(next() >> 33) % 4, finished,
+                 finished - static_cast<int64_t>((next() >> 33) % 1'500'000'000)};
+    seen.push_back(f);
+    Counts want{};
+    for (size_t j = seen.size(); j-- > 0 && seen[j].finished >= f.end - 2 * kSecond;) {
+      const Seen& o = seen[j];
+      if (o.end < f.end - 2 * kSecond || o.end > f.end) continue;
+      want.src += o.s == f.s;
+      want.src_dst += o.s == f.s && o.d == f.d;
+      want.dst += o.d == f.d;
+      want.dst_svc += o.d == f.d && o.p == f.p;
+    }
+    const Counts got = Observe(c, Flow(srcs[f.s], dsts[f.d], ports[f.p], kTcp, f.end));
+    ASSERT_EQ(got.src, want.src) << i;
+    ASSERT_EQ(got.src_dst, want.src_dst) << i;
+    ASSERT_EQ(got.dst, want.dst) << i;
+    ASSERT_EQ(got.dst_svc, want.dst_svc) << i;
+  }
 }
 
 TEST(FlowContextTest, AFloodBeyondTheCapStaysBounded) {

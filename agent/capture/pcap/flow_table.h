@@ -84,7 +84,13 @@ struct FlowKeyHash {
 };
 struct FlowKeyEqual {
   bool operator()(const ng_flow_key& a, const ng_flow_key& b) const noexcept {
-    return std::memcmp(&a, &b, sizeof(a)) == 0;
+    // word by word, inline (a libc memcmp call per probe showed in profiles)
+    uint64_t x[sizeof(a) / 8], y[sizeof(b) / 8];
+    std::memcpy(x, &a, sizeof(a));
+    std::memcpy(y, &b, sizeof(b));
+    uint64_t diff = 0;
+    for (size_t i = 0; i < sizeof(a) / 8; i++) diff |= x[i] ^ y[i];
+    return diff == 0;
   }
 };
 
