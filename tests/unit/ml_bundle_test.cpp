@@ -1,6 +1,7 @@
 // Model bundles and the agent's ML path: round trip, refusal of corrupt or mismatched bundles,
 // verdicts of a tiny trained bundle through the Classifier and the MlDetector, SHAP evidence,
 // and the swappable ModelSlot.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -254,6 +255,37 @@ TEST_F(MlBundleTest, RepeatedAlertsAreCountedNotRepeated) {
   detector.Flush(sink);
   ASSERT_EQ(sink.alerts.size(), 2u);
   EXPECT_EQ(nlohmann::json::parse(sink.alerts[1].evidence_json)["similar_flows"], 4);
+}
+
+// A denial-of-service class is counted per victim: flows of it from many (spoofed) sources to
+// one destination raise one alert a window, not one per source.
+TEST_F(MlBundleTest, DenialOfServiceIsCountedPerVictim) {
+  ScratchDir copy("bundle_dos");
+  const std::string dir = Copy(copy);
+  EditManifest(dir, [](nlohmann::json& j) {
+    for (auto& c : j["classes"])
+      if (c["name"] == "BruteForce") c["mitre_technique"] = "T1499.002";
+  });
+  auto slot = std::make_shared<ModelSlot>(features::FeatureMode::kCorrected, dir);
+  slot->Load();
+  MlDetector detector(slot, {.repeat_window = std::chrono::seconds(60)});
+  Collector sink;
+  std::mt19937_64 rng(5);
+  for (uint32_t i = 0; i < 20; ++i) {
+    FlowRecord f = SyntheticFlow(FlowKind::kBruteForce, rng);
+    uint32_t* src = f.acc.initiator == NG_SIDE_A ? f.key.addr_a : f.key.addr_b;
+    src[0] = htonl(0xC6120000u + i);  // 198.18.0.0 + i
+    detector.OnFlowEnd(f, sink);
+  }
+  // a port scan from one of them is still its own alert
+  detector.OnFlowEnd(SyntheticFlow(FlowKind::kPortScan, rng), sink);
+  detector.Flush(sink);
+  ASSERT_EQ(sink.alerts.size(), 2u);
+  EXPECT_EQ(sink.alerts[0].alert_class, "BruteForce");
+  EXPECT_EQ(sink.alerts[0].mitre_technique, "T1499.002");
+  EXPECT_EQ(sink.alerts[0].src_addr, "198.18.0.0");
+  EXPECT_EQ(sink.alerts[1].alert_class, "PortScan");
+  EXPECT_EQ(detector.suppressed(), 19u);
 }
 
 TEST_F(MlBundleTest, FarBenignFlowIsAnAnomaly) {

@@ -78,8 +78,14 @@ void MlDetector::Flush(AlertSink& sink) {
 bool MlDetector::ShouldAlert(const Classifier& model, const Pending& p, const Verdict& v,
                              uint64_t& similar) {
   if (options_.repeat_window.count() == 0) return true;
-  const auto key = std::make_tuple(Initiator(p.flow).address, Responder(p.flow).address,
-                                   std::string(model.LabelName(v.label)));
+  // Denial of service (MITRE T1498/T1499) is counted per victim: its sources are often spoofed
+  // or many, and an alert per source of a random-source flood would be thousands a minute.
+  const std::string& technique =
+      v.label >= 0 ? model.bundle().classes[static_cast<size_t>(v.label)].mitre : std::string();
+  const bool per_victim = technique.starts_with("T1498") || technique.starts_with("T1499");
+  const auto key =
+      std::make_tuple(per_victim ? std::string() : Initiator(p.flow).address,
+                      Responder(p.flow).address, std::string(model.LabelName(v.label)));
   Recent& r = recent_[key];
   const int64_t window_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(options_.repeat_window).count();

@@ -31,7 +31,8 @@ struct MlOptions {
   // a flood of alerts must not stall the pipeline. The others say "evidence_skipped".
   size_t max_evidence_per_batch = 64;
   // Flows of the same source, destination and class within this window of the last alert raise
-  // no new alert; the next one counts them ("similar_flows"). 0: an alert per flow.
+  // no new alert; the next one counts them ("similar_flows"). Denial-of-service classes (MITRE
+  // T1498/T1499) count per destination whatever the source. 0: an alert per flow.
   std::chrono::seconds repeat_window{60};
 };
 
@@ -75,7 +76,8 @@ class MlDetector final : public Detector {
     int64_t alerted_ns = 0;  // flow end time of the last alert raised
     uint64_t similar = 0;    // flows since then that raised none
   };
-  // (source, destination, class) -> last alert; pruned to the window at every batch
+  // (source or "" for denial of service, destination, class) -> last alert; pruned to the
+  // window at every batch
   std::map<std::tuple<std::string, std::string, std::string>, Recent> recent_;
   // True when this verdict should raise an alert now; `similar` receives the suppressed count.
   bool ShouldAlert(const Classifier& model, const Pending& p, const Verdict& v, uint64_t& similar);
