@@ -5,11 +5,13 @@
 // Flows: --flows synthetic TCP flows (a mix of HTTPS exchanges, SYN/RST probes and SSH-like
 // login bursts, random sizes and timings) built with the shared per-packet update rule. Paths:
 //   agent        MlDetector::OnFlowEnd for every flow (FlowRecord copy + ComputeFeatures in the
-//                bundle's mode), Flush every --batch flows (gather, gate, multiclass, per-class
-//                thresholds, K-Means for benign verdicts, alerts with 5 SHAP evidence features)
+//                bundle's mode + the context features), Flush every --batch flows (gather, gate,
+//                multiclass, per-class thresholds, K-Means for benign verdicts, alerts with 5 SHAP
+//                evidence features)
 //   agent_no_evidence  the same with evidence off (no per-alert contribution predict)
 //   classify     the agent's verdict path without the detector around it: ComputeFeatures +
-//                Gather + Classifier::Classify per batch (K-Means distance for benign rows)
+//                FlowContext::Observe + Gather + Classifier::Classify per batch (K-Means distance
+//                for benign rows)
 //   classify_no_kmeans  the same with model.anomalies off: features -> gate -> multiclass
 //   bare         the rows already gathered as floats; XGBoosterPredictFromDense of the gate on
 //                each batch, then of the multiclass model on the rows past the gate threshold
@@ -33,6 +35,7 @@
 #include "detect/ml/classifier.h"
 #include "detect/ml/ml_detector.h"
 #include "detect/ml/model_slot.h"
+#include "features/context.h"
 #include "unit/ml_test_util.h"
 
 namespace netguard::bench {
@@ -155,9 +158,17 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < flows; ++i) {
       records.push_back(testing::SyntheticFlow(static_cast<testing::FlowKind>(i % 3), rng));
     }
+    // A flow's features as the agent computes them: the per-flow ones, then the context counts
+    // over the flows finished before it (a fresh FlowContext per pass over the flows).
+    const auto featurize = [mode](const FlowRecord& f, features::FlowContext& context) {
+      features::FeatureVector v = features::ComputeFeatures(f, mode);
+      context.Observe(f, v);
+      return v;
+    };
     std::vector<float> rows(flows * d);
+    features::FlowContext rows_context;
     for (size_t i = 0; i < flows; ++i) {
-      model->Gather(features::ComputeFeatures(records[i], mode), &rows[i * d]);
+      model->Gather(featurize(records[i], rows_context), &rows[i * d]);
     }
 
     nlohmann::json out = {{"bundle", bundle.name},
@@ -184,11 +195,12 @@ int main(int argc, char** argv) {
     std::vector<detect::ml::Verdict> verdicts, all(flows);
     std::vector<float> scratch;
     const auto classify = [&](bool anomalies) {
+      features::FlowContext context;
       for (size_t start = 0; start < flows; start += batch) {
         const size_t n = std::min(batch, flows - start);
         scratch.resize(n * d);
         for (size_t i = 0; i < n; ++i) {
-          model->Gather(features::ComputeFeatures(records[start + i], mode), &scratch[i * d]);
+          model->Gather(featurize(records[start + i], context), &scratch[i * d]);
         }
         model->Classify(scratch, n, verdicts, anomalies);
         std::copy(verdicts.begin(), verdicts.end(), all.begin() + static_cast<long>(start));
@@ -198,8 +210,9 @@ int main(int argc, char** argv) {
     std::vector<float> row(d);
     float sink_value = 0;
     const double features_s = bench::Best(repeat, [&] {
+      features::FlowContext context;
       for (const FlowRecord& f : records) {
-        model->Gather(features::ComputeFeatures(f, mode), row.data());
+        model->Gather(featurize(f, context), row.data());
         sink_value += row[0];
       }
     });

@@ -10,6 +10,7 @@ constexpr int64_t kWindowNs = std::chrono::nanoseconds(kContextWindow).count();
 constexpr int64_t kLatenessNs = std::chrono::nanoseconds(FlowContext::kLateness).count();
 constexpr int kExpiryBudget = 8;  // keys looked at per flow: > the 4 a flow can add
 constexpr size_t kCompactAt = 1024;
+constexpr size_t kLateMerge = 64;  // late ends kept apart at least up to this many
 
 enum Kind : uint32_t { kSrc = 1, kSrcDst, kDst, kDstSvc };
 
@@ -48,6 +49,27 @@ void FlowContext::Forget(Slot& slot, int64_t cutoff_ns) {
     slot.cursor -= std::min(slot.cursor, slot.head);
     slot.head = 0;
   }
+  if (!slot.late.empty() && slot.late.front() < cutoff_ns) {
+    const auto keep = std::lower_bound(slot.late.begin(), slot.late.end(), cutoff_ns);
+    entries_ -= static_cast<size_t>(keep - slot.late.begin());
+    slot.late.erase(slot.late.begin(), keep);
+  }
+}
+
+void FlowContext::Insert(Slot& slot, int64_t end_ns) {
+  auto& ends = slot.ends;
+  if (ends.size() == slot.head || ends.back() <= end_ns) {
+    ends.push_back(end_ns);  // the usual case: flows finish in about time order
+    return;
+  }
+  slot.late.insert(std::upper_bound(slot.late.begin(), slot.late.end(), end_ns), end_ns);
+  const size_t kept = ends.size() - slot.head;
+  if (slot.late.size() < kLateMerge || slot.late.size() * slot.late.size() < kept) return;
+  const auto middle = ends.insert(ends.end(), slot.late.begin(), slot.late.end());
+  std::inplace_merge(ends.begin() + static_cast<std::ptrdiff_t>(slot.head), middle, ends.end());
+  slot.late.clear();
+  slot.cursor = slot.head;  // ends moved under the cursor: the next window searches afresh
+  slot.cursor_from = INT64_MIN;
 }
 
 void FlowContext::ExpireKeys(int64_t cutoff_ns, int budget) {
@@ -58,7 +80,7 @@ void FlowContext::ExpireKeys(int64_t cutoff_ns, int budget) {
     if (it == slots_.end()) continue;
     Slot& slot = it->second;
     if (slot.ends.back() < cutoff_ns) {
-      entries_ -= slot.ends.size() - slot.head;
+      entries_ -= slot.ends.size() - slot.head + slot.late.size();
       slots_.erase(it);
     } else {
       Forget(slot, cutoff_ns);
@@ -74,26 +96,19 @@ uint64_t FlowContext::Count(const Key& key, int64_t end_ns, bool record, int64_t
     slot = &it->second;
     if (added) expiry_.emplace_back(end_ns, key);
     Forget(*slot, cutoff_ns);
-    auto& ends = slot->ends;
-    if (ends.size() == slot->head || ends.back() <= end_ns) {
-      ends.push_back(end_ns);  // the usual case: flows finish in about time order
-    } else {
-      ends.insert(std::upper_bound(ends.begin() + static_cast<std::ptrdiff_t>(slot->head),
-                                   ends.end(), end_ns),
-                  end_ns);
-    }
+    Insert(*slot, end_ns);
     ++entries_;
   } else {
     const auto it = slots_.find(key);
     if (it == slots_.end()) return 1;  // the flow itself
     slot = &it->second;
   }
+  const int64_t from = end_ns - kWindowNs;
   const auto& ends = slot->ends;
   const auto begin = ends.begin() + static_cast<std::ptrdiff_t>(slot->head);
   const auto last = ends.size() == slot->head || ends.back() <= end_ns
                         ? ends.end()
                         : std::upper_bound(begin, ends.end(), end_ns);
-  const int64_t from = end_ns - kWindowNs;
   auto first = begin;
   if (from >= slot->cursor_from) {
     first += static_cast<std::ptrdiff_t>(std::max(slot->cursor, slot->head) - slot->head);
@@ -103,7 +118,13 @@ uint64_t FlowContext::Count(const Key& key, int64_t end_ns, bool record, int64_t
   } else {
     first = std::lower_bound(begin, last, from);
   }
-  return static_cast<uint64_t>(last - first) + (record ? 0 : 1);
+  uint64_t count = static_cast<uint64_t>(last - first) + (record ? 0 : 1);
+  if (!slot->late.empty()) {
+    const auto late_first = std::lower_bound(slot->late.begin(), slot->late.end(), from);
+    count +=
+        static_cast<uint64_t>(std::upper_bound(late_first, slot->late.end(), end_ns) - late_first);
+  }
+  return count;
 }
 
 void FlowContext::Observe(const FlowRecord& flow, FeatureVector& v) {

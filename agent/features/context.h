@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <utility>
+#include <vector>
 
 #include "core/flow_record.h"
 #include "features/features.h"
@@ -64,8 +65,9 @@ class FlowContext {
     bool operator()(const Key& a, const Key& b) const;
   };
   struct Slot {
-    // sorted; ends[head...] are kept, the ones before are forgotten. Most keys of a flood (a
-    // spoofed source, a source/destination pair) see one end: it is stored inline.
+    // Ends in time order, appended as flows finish; ends[head...] are kept, the ones before are
+    // forgotten. Most keys of a flood (a spoofed source, a source/destination pair) see one
+    // end: it is stored inline.
     absl::InlinedVector<int64_t, 2> ends;
     size_t head = 0;
     // Where the last window began: every end before ends[cursor] is < cursor_from. Flows end in
@@ -73,10 +75,15 @@ class FlowContext {
     // search over the ends of a flooded destination).
     size_t cursor = 0;
     int64_t cursor_from = INT64_MIN;
+    // Ends older than ends.back() when they came (flows ended by an idle timeout, up to 30 s
+    // late), sorted. Merged into `ends` once they are more than about the square root of it, so
+    // a late end costs O(sqrt n), not a move of every newer end of a busy destination.
+    std::vector<int64_t> late;
   };
   // Records `end_ns` under `key` (when `record`); returns the key's ends within the window.
   uint64_t Count(const Key& key, int64_t end_ns, bool record, int64_t cutoff_ns);
   void Forget(Slot& slot, int64_t cutoff_ns);
+  void Insert(Slot& slot, int64_t end_ns);
   // Looks at up to `budget` of the oldest keys: a key with no end since `cutoff_ns` goes.
   void ExpireKeys(int64_t cutoff_ns, int budget);
 
