@@ -97,17 +97,10 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
     stats_.flows_started++;
     events_.OnFlowStart(Record(key, started, FlowEndReason::kIdleTimeout));
   }
-  // The kernel's sampling decision (ng_track), on the packet count after the step.
-  const uint64_t packets = ng_flow_packets(&it->second);
-  uint8_t sample = 0;
-  if (pkt.dns_query && options_.sample_dns) {
-    sample = NG_SAMPLE_DNS_QUERY;
-  } else if (packets <= options_.sample_first_n) {
-    sample = NG_SAMPLE_FIRST_N;
-  } else if (options_.sample_every_k != 0 &&
-             (packets - options_.sample_first_n) % options_.sample_every_k == 0) {
-    sample = NG_SAMPLE_ONE_IN_K;
-  }
+  // The kernel's sampling decision (ng_track), on the flow's counts after the step.
+  const ng_sample_params sampling = {options_.sample_first_n, options_.sample_every_k,
+                                     static_cast<__u8>(options_.sample_dns)};
+  const uint8_t sample = ng_sample_reason(&it->second, &pkt, side, &sampling);
   if (result & NG_STEP_FINISHED) {
     const bool fin = end_reason == NG_REASON_FIN;
     (fin ? stats_.flows_ended_fin : stats_.flows_ended_rst)++;
