@@ -209,6 +209,28 @@ TEST(RulesTest, UdpAndIcmpFloodsWeighOneInKSamples) {
   EXPECT_TRUE(none.Of("udp_flood").empty());
 }
 
+// An echo flood that the victim answers: each direction's 1-in-K samples stand for its own
+// packets, the requests count against the victim, the replies against nobody.
+TEST(RulesTest, AnAnsweredIcmpFloodIsCountedAgainstTheVictimOnly) {
+  EngineOptions options;
+  options.sample_every_k = 64;
+  RulesEngine engine(With("icmp_flood", 5000, 10), options);
+  Alerts alerts;
+  for (int i = 0; i < 2 * 100; ++i) {  // 100 samples each way: 6400 requests and replies
+    const bool request = i % 2 == 0;
+    PacketSample s = Packet(request ? "10.0.0.9" : "10.0.0.1", request ? "10.0.0.1" : "10.0.0.9", 0,
+                            0, kIcmp, kT0 + int64_t{i} * 1000000, 98, NG_SAMPLE_ONE_IN_K);
+    if (!request) s.icmp_type = 0;
+    engine.OnPacketSample(s, alerts);
+  }
+  const auto floods = alerts.Of("icmp_flood");
+  ASSERT_EQ(floods.size(), 1u);
+  EXPECT_EQ(floods[0].src_addr, "10.0.0.9");
+  EXPECT_EQ(floods[0].dst_addr, "10.0.0.1");
+  EXPECT_EQ(floods[0].mitre_technique, "T1498");
+  EXPECT_GE(Evidence(floods[0])["packets"], 5000);
+}
+
 TEST(RulesTest, ReflectionIsResponsesNobodyAskedFor) {
   RulesEngine engine(With("reflection_amplification", 50, 10));
   Alerts alerts;

@@ -33,6 +33,11 @@ bool AckScan(const Event& e, const RuleSpec&) {
 }
 bool Icmp(const Event& e, const RuleSpec&) { return e.proto == kIcmp || e.proto == kIcmp6; }
 bool SynOrUdp(const Event& e, const RuleSpec& r) { return SynOnly(e, r) || Udp(e, r); }
+// ICMP other than echo replies: a host answering a ping flood is its victim, not a flooder.
+bool IcmpNotReply(const Event& e, const RuleSpec& r) {
+  if (!Icmp(e, r) || !e.sample) return false;
+  return e.sample->icmp_type != (e.proto == kIcmp ? 0 : 129);
+}
 
 // A finished flow whose initiator sent no payload and at most a few packets: a probe.
 bool Probe(const Event& e, const RuleSpec& r) {
@@ -116,7 +121,7 @@ const std::map<std::string, Predicate>& Predicates() {
       {"null_scan", NullScan},      {"ack_scan", AckScan},
       {"ping_sweep", Icmp},         {"host_sweep", SynOrUdp},
       {"distributed_scan", Probe},  {"syn_flood", SynOnly},
-      {"udp_flood", Udp},           {"icmp_flood", Icmp},
+      {"udp_flood", Udp},           {"icmp_flood", IcmpNotReply},
       {"volumetric_ddos", nullptr}, {"reflection_amplification", Reflected},
       {"brute_force", AuthAttempt}, {"credential_spraying", AuthAttempt},
       {"dns_tunnel", DnsTunnel},    {"dga", Dga},
