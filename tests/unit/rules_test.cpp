@@ -431,6 +431,47 @@ TEST(RulesTest, TrafficAnomalyAgainstTheLearnedBaseline) {
   EXPECT_NEAR(Evidence(anomalies[0])["baseline_packets"].get<double>(), 210, 15);
 }
 
+// A short burst stays out of the baseline (the next burst alerts as the first did); a lasting
+// rise alerts at its onset and for learn_after_buckets buckets in all, then is the new level: no
+// more alerts at that level, while a rise above it alerts against it.
+TEST(RulesTest, TrafficAnomalyLearnsALastingLevelShiftButNotABurst) {
+  RuleSet set = DefaultRuleSet();
+  for (auto& r : set.rules) {
+    if (r.name == "traffic_anomaly") {
+      r.threshold = 100, r.window = std::chrono::seconds(1), r.params["warmup_buckets"] = 10;
+      r.params["learn_after_buckets"] = 4;
+    }
+  }
+  RulesEngine engine(set);
+  Alerts alerts;
+  int64_t t = kT0;
+  auto second = [&](int packets) {  // `packets` UDP samples spread over one second
+    for (int i = 0; i < packets; ++i) {
+      engine.OnPacketSample(
+          Packet("10.0.0.9", "10.0.0.1", 5000, 6000, kUdp, t + i * (kSecond / packets), 500),
+          alerts);
+    }
+    t += kSecond;
+  };
+  auto anomalies = [&] { return alerts.Of("traffic_anomaly"); };
+  for (int s = 0; s < 20; ++s) second(200 + (s % 3) * 10);
+  for (int burst = 0; burst < 2; ++burst) {  // two 3-bucket bursts: fewer than 4 in a row
+    for (int s = 0; s < 3; ++s) second(2000);
+    for (int s = 0; s < 3; ++s) second(200 + s * 10);
+  }
+  ASSERT_EQ(anomalies().size(), 6u) << "every bucket of both bursts";
+  EXPECT_NEAR(Evidence(anomalies()[5])["baseline_packets"].get<double>(), 210, 15);
+
+  const int64_t onset = t;
+  for (int s = 0; s < 10; ++s) second(4000 + (s % 3) * 10);  // a lasting rise
+  ASSERT_EQ(anomalies().size(), 10u) << "the onset and the next 3 buckets, then learned";
+  EXPECT_EQ(Evidence(anomalies()[6])["bucket_start_ns"].get<int64_t>(), onset);
+  second(40000);  // 10x the new level
+  second(4000);   // closes it
+  ASSERT_EQ(anomalies().size(), 11u);
+  EXPECT_NEAR(Evidence(anomalies()[10])["baseline_packets"].get<double>(), 4010, 20);
+}
+
 TEST(RulesTest, ARandomSourceFloodStaysInTheAdmissionFilter) {
   EngineOptions options;
   options.max_keys_per_rule = 1000;

@@ -235,7 +235,8 @@ std::vector<RuleSpec> DefaultRules() {
   r.push_back(Make("traffic_anomaly", "anomaly", "Anomaly", "", T::kPacket, K::kDestination,
                    M::kPackets, 10000, 10s,
                    "a protocol's packet or byte rate far above its learned baseline"));
-  r.back().params = {{"alpha", 0.1}, {"sigma", 4}, {"warmup_buckets", 30}};
+  r.back().params = {
+      {"alpha", 0.1}, {"sigma", 4}, {"warmup_buckets", 30}, {"learn_after_buckets", 6}};
   r.back().high_factor = 4;
   r.back().critical_factor = 16;
   return r;
