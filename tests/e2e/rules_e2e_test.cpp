@@ -9,10 +9,12 @@
 //   - ARP replies giving an address a new MAC -> arp_spoof (T1557.002), from ring ARP samples
 //   - periodic connections to one service     -> beaconing (T1071)
 //   - B: a few HTTP GETs and a DNS lookup     -> nothing
-// Then `ngctl rules`: list, disable, and a reload of an invalid file refused with the rule and
-// line named while the running rules stay. Every wait is bounded.
+// Then `ngctl rules`: list, disable, a reload of an invalid file refused with the rule and
+// line named while the running rules stay, and the disable kept across a reload and a SIGHUP
+// (a FIN scan then raises nothing). Every wait is bounded.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -179,6 +181,28 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
   const CtlResult reloaded = Ctl({"rules", "reload"});
   ASSERT_EQ(reloaded.code, 0) << reloaded.output;
   EXPECT_EQ(reloaded.objects.size(), 23u);
+
+  // The API's disable outlives reloads (ngctl rules reload, SIGHUP) of a file that did not
+  // change fin_scan's `enabled`, and FIN scans stay silent.
+  auto fin_scan_enabled = [&](const std::vector<json>& rules) {
+    for (const json& r : rules) {
+      if (r.value("name", "") == "fin_scan") return r.value("enabled", false);
+    }
+    ADD_FAILURE() << "fin_scan not listed";
+    return true;
+  };
+  EXPECT_FALSE(fin_scan_enabled(reloaded.objects)) << reloaded.output;
+  EXPECT_TRUE(WaitForLog("rules: fin_scan disabled (ngctl override kept)", 1));
+  daemon_->Signal(SIGHUP);
+  EXPECT_TRUE(WaitForLog("rules: fin_scan disabled (ngctl override kept)", 2));
+  EXPECT_FALSE(fin_scan_enabled(Ctl({"rules"}).objects));
+  const auto fin_alerts = [&] { return AlertsByDetector().count("rule.fin_scan"); };
+  const size_t fin_before = fin_alerts();
+  EXPECT_EQ(InPeer({"nmap", "-sF", "-Pn", "-n", "-p", "1-40", "--max-retries", "0", "-S", b, "-e",
+                    lab_->peer_if(), sensor}),
+            0);
+  std::this_thread::sleep_for(milliseconds(1000));
+  EXPECT_EQ(fin_alerts(), fin_before) << "a FIN scan alerted with fin_scan disabled";
 }
 
 }  // namespace
