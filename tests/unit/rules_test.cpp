@@ -149,10 +149,14 @@ TEST(RulesTest, DistributedScanCountsSourcesPerTarget) {
                        alerts);
     }
   }
-  // Many clients with data to the same server: benign.
+  // Many clients with data to the same server: benign; so are their connections' tails, which
+  // are flows of their own when the server's FIN ended the first (the client's ACK and FIN).
   for (int s = 1; s <= 25; ++s) {
     engine.OnFlowEnd(Flow("10.8.0." + std::to_string(s), "10.0.0.2", 40000, 443, kTcp, kT0 + s,
                           NG_TCP_SYN, 6, 6, 500),
+                     alerts);
+    engine.OnFlowEnd(Flow("10.8.0." + std::to_string(s), "10.0.0.2", 40000, 443, kTcp, kT0 + s,
+                          NG_TCP_ACK, 2, 0),
                      alerts);
   }
   ASSERT_EQ(alerts.Of("distributed_scan").size(), 1u);

@@ -39,9 +39,11 @@ bool IcmpNotReply(const Event& e, const RuleSpec& r) {
   return e.sample->icmp_type != (e.proto == kIcmp ? 0 : 129);
 }
 
-// A finished flow whose initiator sent no payload and at most a few packets: a probe.
+// A finished connection attempt (first packet a bare SYN) whose initiator sent no payload and
+// at most a few packets: a probe. (The tail of a connection after the FIN that ended its flow,
+// an ACK and a FIN, is a flow of its own with no payload, but not an attempt.)
 bool Probe(const Event& e, const RuleSpec& r) {
-  if (e.proto != kTcp || !e.flow) return false;
+  if (!SynOnly(e, r) || !e.flow) return false;
   const ng_dir_stats& fwd = e.flow->acc.dir[NG_DIR_FWD];
   return fwd.data_pkts == 0 && fwd.payload.count <= Param(r, "max_probe_packets", 3);
 }
