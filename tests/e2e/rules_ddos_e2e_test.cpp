@@ -10,8 +10,10 @@
 //                                            lookups (responses it asked for): nothing
 //   - 24 extra peer addresses each probing two closed ports of the sensor
 //                                         -> distributed_scan (T1046) on the sensor, and no
-//                                            port_scan from any of them; 24 other addresses
+//                                            port_scan from any of them; 30 other addresses
 //                                            each fetching a page: nothing
+//   - an nmap connect scan (-sT) of 31 ports from one more address
+//                                         -> port_scan (T1046)
 //   - 30 queries for random-looking domains from A (dig -f)
 //                                         -> dga (T1568.002); 25 ordinary domains from B: nothing
 // Every command is bounded in time; the extra addresses live in the peer namespace.
@@ -37,7 +39,8 @@ using nlohmann::json;
 
 class RulesDdosE2eTest : public RulesE2eFixture {
  protected:
-  RulesDdosE2eTest() : RulesE2eFixture("rules-ddos", {"hping3", "dnsmasq", "curl", "timeout"}) {}
+  RulesDdosE2eTest()
+      : RulesE2eFixture("rules-ddos", {"hping3", "dnsmasq", "dig", "curl", "nmap", "timeout"}) {}
 
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(DaemonE2eTest::SetUp());
@@ -195,15 +198,16 @@ TEST_F(RulesDdosE2eTest, VolumetricDdosAndReflectionFromManyOrFakedSourcesBenign
   }
 }
 
-TEST_F(RulesDdosE2eTest, DistributedScanAndDgaBenignLookAlikesNothing) {
+TEST_F(RulesDdosE2eTest, DistributedScanConnectScanAndDgaBenignLookAlikesNothing) {
   const HttpServer web(lab_->sensor().fd(), lab_->sensor_ip(), "hello\n");
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   ASSERT_TRUE(WaitForLog("rules: 23 from " + rules_, 1)) << "the rules file is in force";
   const std::string a = lab_->peer_ip_a();
   const std::string b = lab_->peer_ip_b();
 
-  // Benign: 24 clients each fetching a page (a popular server), and 25 ordinary lookups.
-  for (const std::string& client : AddPeerAddresses(120, 24)) {
+  // Benign: 30 clients each fetching a page (a popular server: its connections' tails, flows of
+  // their own after the first FIN, are no probes), and 25 ordinary lookups.
+  for (const std::string& client : AddPeerAddresses(120, 30)) {
     EXPECT_EQ(Curl(client, lab_->sensor_ip(), web.port()), 0) << client;
   }
   EXPECT_EQ(Dig(b, {"google.com",  "youtube.com",  "facebook.com", "amazon.com",  "wikipedia.org",
@@ -220,6 +224,12 @@ TEST_F(RulesDdosE2eTest, DistributedScanAndDgaBenignLookAlikesNothing) {
   for (const std::string& scanner : scanners) {
     for (uint16_t port : {7001, 7002}) EXPECT_TRUE(Refused(scanner, port)) << scanner;
   }
+  // A connect scan (nmap -sT, full handshakes on open ports) from one more address.
+  const std::string connect_scanner = AddPeerAddresses(200, 1)[0];
+  EXPECT_EQ(InPeer({"nmap", "-sT", "-Pn", "-n", "-p", "1-30," + std::to_string(web.port()),
+                    "--max-retries", "0", "-S", connect_scanner, "-e", lab_->peer_if(),
+                    lab_->sensor_ip()}),
+            0);
   // DGA: 30 random-looking second-level domains from A.
   std::mt19937 random(11);
   std::vector<std::string> dga;
@@ -237,9 +247,12 @@ TEST_F(RulesDdosE2eTest, DistributedScanAndDgaBenignLookAlikesNothing) {
       << scan->dump();
   EXPECT_GE(json::parse(Str(*scan, "evidenceJson")).value("distinct_sources", 0), 20)
       << scan->dump();
+  ExpectAlertsFrom(connect_scanner, {{"rule.port_scan", "T1046"}});
   const auto alerts = ExpectAlertsFrom(a, {{"rule.dga", "T1568.002"}});
   for (const auto& [detector, alert] : alerts) {
-    EXPECT_NE(detector, "rule.port_scan") << "one scanner's two ports: " << alert.dump();
+    if (detector == "rule.port_scan") {
+      EXPECT_EQ(Str(alert, "srcAddr"), connect_scanner) << "two ports: " << alert.dump();
+    }
     EXPECT_NE(Str(alert, "srcAddr"), b) << "benign traffic alerted: " << alert.dump();
   }
 }

@@ -1,8 +1,8 @@
 // End to end: the behavioural rules on real traffic. netguardd (eBPF) on the sensor's veth with
 // a rules file; attacks from peer address A, benign traffic from peer address B:
-//   - nmap SYN, FIN, XMAS and UDP scans, and a ping sweep (-sn)
-//                                             -> port_scan, fin_scan, xmas_scan, udp_scan,
-//                                                ping_sweep (T1046)
+//   - nmap SYN, FIN, XMAS, ACK and UDP scans, and a ping sweep (-sn)
+//                                             -> port_scan, fin_scan, xmas_scan, ack_scan,
+//                                                udp_scan, ping_sweep (T1046)
 //   - an hping3 SYN flood (bounded count)     -> syn_flood (T1498)
 //   - many short connections to a login port  -> brute_force (T1110)
 //   - dig TXT queries with long random labels -> dns_tunnel (T1071.004), from ring DNS samples
@@ -118,7 +118,7 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
   EXPECT_EQ(InPeer({"nmap", "-sS", "-Pn", "-n", "-p", "41-80", "--max-retries", "0", "-S", a, "-e",
                     lab_->peer_if(), sensor}),
             0);
-  for (const char* kind : {"-sF", "-sX"}) {
+  for (const char* kind : {"-sF", "-sX", "-sA"}) {
     EXPECT_EQ(InPeer({"nmap", kind, "-Pn", "-n", "-p", "1-40", "--max-retries", "0", "-S", a, "-e",
                       lab_->peer_if(), sensor}),
               0);
@@ -147,11 +147,12 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
   ASSERT_NO_FATAL_FAILURE(SendArp({0x02, 0, 0, 0, 0, 2}, a, a, 2, 1, milliseconds(50)));
 
   const std::map<std::string, std::string> expected = {
-      {"rule.port_scan", "T1046"},     {"rule.ping_sweep", "T1046"},
-      {"rule.fin_scan", "T1046"},      {"rule.xmas_scan", "T1046"},
-      {"rule.udp_scan", "T1046"},      {"rule.syn_flood", "T1498"},
-      {"rule.brute_force", "T1110"},   {"rule.dns_tunnel", "T1071.004"},
-      {"rule.arp_spoof", "T1557.002"}, {"rule.beaconing", "T1071"},
+      {"rule.port_scan", "T1046"},      {"rule.ping_sweep", "T1046"},
+      {"rule.fin_scan", "T1046"},       {"rule.xmas_scan", "T1046"},
+      {"rule.udp_scan", "T1046"},       {"rule.ack_scan", "T1046"},
+      {"rule.syn_flood", "T1498"},      {"rule.brute_force", "T1110"},
+      {"rule.dns_tunnel", "T1071.004"}, {"rule.arp_spoof", "T1557.002"},
+      {"rule.beaconing", "T1071"},
   };
   const std::multimap<std::string, json> alerts = ExpectAlertsFrom(a, expected);
   for (const auto& [detector, alert] : alerts) {
