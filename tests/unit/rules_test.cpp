@@ -116,25 +116,29 @@ TEST(RulesTest, StealthScansAreNamedByTheirFlags) {
   EXPECT_TRUE(alerts.Of("port_scan").empty()) << "no SYN: not the SYN/connect rule";
 }
 
-// An ACK scan is single bare ACKs answered by a RST (or nothing), seen when they end; a busy
-// server's connection tails (its ACK and FIN after the client's FIN ended the flow, to the
-// clients' ephemeral ports) open with a bare ACK too, but are not probes.
-TEST(RulesTest, AckScanIsSingleAcksNotConnectionTails) {
+// An ACK scan is single bare ACKs answered by a RST, seen when they end. A busy server's
+// connection tails, flows of their own once the FIN that ended a connection's flow has gone by,
+// open with a bare ACK too: its ACK and FIN after the client's FIN, or its closing ACK alone,
+// unanswered, after its own FIN. Both go to the clients' ephemeral ports; neither is a probe.
+TEST(RulesTest, AckScanIsAcksAnsweredByRstNotConnectionTails) {
   RulesEngine engine(DefaultRuleSet());
   Alerts alerts;
   for (uint16_t i = 0; i < 40; ++i) {
-    FlowRecord tail = Flow("10.0.0.80", "10.0.2." + std::to_string(i % 4 + 1), 80,
-                           static_cast<uint16_t>(50000 + i), kTcp, kT0 + i, NG_TCP_ACK, 2, 1);
+    const std::string client = "10.0.2." + std::to_string(i % 4 + 1);
+    const auto port = static_cast<uint16_t>(50000 + i);
+    FlowRecord tail = Flow("10.0.0.80", client, 80, port, kTcp, kT0 + i, NG_TCP_ACK, 2, 1);
     tail.acc.dir[NG_DIR_FWD].flag_counts[0] = 1;  // its FIN
-    engine.OnFlowStart(tail, alerts);
-    engine.OnFlowEnd(tail, alerts);
+    FlowRecord last_ack = Flow("10.0.0.80", client, 80, port, kTcp, kT0 + i, NG_TCP_ACK, 1, 0);
+    for (const FlowRecord* f : {&tail, &last_ack}) {
+      engine.OnFlowStart(*f, alerts);
+      engine.OnFlowEnd(*f, alerts);
+    }
   }
   EXPECT_TRUE(alerts.Of("ack_scan").empty());
   for (uint16_t port = 1; port <= 30; ++port) {
     FlowRecord probe =
-        Flow("10.0.1.9", "10.0.0.1", 40000, port, kTcp, kT0 + kSecond + port, NG_TCP_ACK, 1,
-             port % 3 == 0 ? 0 : 1);  // RST, or filtered: no answer
-    probe.acc.dir[NG_DIR_BWD].flag_counts[2] = port % 3 == 0 ? 0 : 1;
+        Flow("10.0.1.9", "10.0.0.1", 40000, port, kTcp, kT0 + kSecond + port, NG_TCP_ACK, 1, 1);
+    probe.acc.dir[NG_DIR_BWD].flag_counts[2] = 1;  // the RST
     engine.OnFlowStart(probe, alerts);
     engine.OnFlowEnd(probe, alerts);
   }

@@ -28,17 +28,17 @@ bool Udp(const Event& e, const RuleSpec&) { return e.proto == kUdp; }
 bool FinScan(const Event& e, const RuleSpec&) { return TcpFirst(e, kFin); }
 bool XmasScan(const Event& e, const RuleSpec&) { return TcpFirst(e, kFin | kPsh | kUrg); }
 bool NullScan(const Event& e, const RuleSpec&) { return TcpFirst(e, 0); }
-// A finished flow that is one bare ACK, answered by one RST or not at all: an ACK probe. (The
-// tail of a connection after the FIN that ended its flow, the other side's ACK and FIN, also
-// opens with a bare ACK, but sends more.)
+// A finished flow that is one bare ACK answered by one RST: an ACK probe of an unfiltered
+// port. Connection tails open with a bare ACK too, once the FIN that ended a connection's flow
+// has gone by: the other side's ACK and FIN, or the closing ACK alone, unanswered. (Probes of
+// filtered ports, unanswered, look like the latter and are not counted.)
 bool AckScan(const Event& e, const RuleSpec&) {
   if (!TcpFirst(e, kAck) || !e.flow) return false;
   const ng_dir_stats& fwd = e.flow->acc.dir[NG_DIR_FWD];
   const ng_dir_stats& bwd = e.flow->acc.dir[NG_DIR_BWD];
   constexpr int kRstBit = 2;
-  return fwd.payload.count == 1 && fwd.data_pkts == 0 &&
-         (bwd.payload.count == 0 ||
-          (bwd.payload.count == 1 && bwd.flag_counts[kRstBit] == 1 && bwd.data_pkts == 0));
+  return fwd.payload.count == 1 && fwd.data_pkts == 0 && bwd.payload.count == 1 &&
+         bwd.flag_counts[kRstBit] == 1 && bwd.data_pkts == 0;
 }
 bool Icmp(const Event& e, const RuleSpec&) { return e.proto == kIcmp || e.proto == kIcmp6; }
 bool SynOrUdp(const Event& e, const RuleSpec& r) { return SynOnly(e, r) || Udp(e, r); }
@@ -179,7 +179,7 @@ std::vector<RuleSpec> DefaultRules() {
   r.push_back(Make("null_scan", "scan", "PortScan", "T1046", T::kFlowStart, K::kSource,
                    M::kDistinctTargets, 10, 60s, "TCP flows that start with no flag"));
   r.push_back(Make("ack_scan", "scan", "PortScan", "T1046", T::kFlowEnd, K::kSource,
-                   M::kDistinctTargets, 25, 60s, "single bare ACKs answered by a RST or nothing"));
+                   M::kDistinctTargets, 25, 60s, "single bare ACKs answered by a RST"));
   r.push_back(Make("ping_sweep", "scan", "PortScan", "T1046", T::kFlowStart, K::kSource,
                    M::kDistinctHosts, 10, 60s, "ICMP to many hosts"));
   r.push_back(Make("host_sweep", "scan", "PortScan", "T1046", T::kFlowStart, K::kSourcePort,
