@@ -200,4 +200,30 @@ NG_INLINE __u32 ng_flow_step(struct ng_flow* f, const struct ng_pkt* pkt, __u8 s
   return result;
 }
 
+/* Load-time sampling parameters of ng_sample_reason(), from struct ng_config. */
+struct ng_sample_params {
+  __u32 first_n; /* the first N packets of a flow */
+  __u32 every_k; /* then one in K of each direction; 0 = none */
+  __u8 dns;      /* every DNS query */
+};
+
+/*
+ * Whether to sample pkt, sent by side, just accounted to f by ng_flow_step() (a flow the
+ * packet finished keeps its counts until its entry starts afresh): every DNS query, the first N
+ * packets of the flow, then one packet in K of each direction, counted by that direction's own
+ * packets (its K-th, 2K-th, ... segment), so that a 1-in-K sample stands for K packets from its
+ * sender to its receiver whatever the other direction does. Returns an enum ng_sample_reason,
+ * 0 for no sample.
+ */
+NG_INLINE __u8 ng_sample_reason(const struct ng_flow* f, const struct ng_pkt* pkt, __u8 side,
+                                const struct ng_sample_params* params) {
+  if (pkt->dns_query && params->dns) return NG_SAMPLE_DNS_QUERY;
+  if (ng_flow_packets(f) <= params->first_n) return NG_SAMPLE_FIRST_N;
+  const __u64 k = params->every_k;
+  if (k == 0) return 0;
+  const __u64 sent = f->dir[side == f->initiator ? NG_DIR_FWD : NG_DIR_BWD].payload.count;
+  /* a GSO super-packet counts as its segments: sampled when they reach or pass a multiple of K */
+  return sent % k < ng_pkt_segments(pkt).count ? NG_SAMPLE_ONE_IN_K : 0;
+}
+
 #endif /* NETGUARD_BPF_FLOW_UPDATE_H */

@@ -86,7 +86,8 @@ struct ng_sample_plan {
 
 /*
  * Accounts a parsed packet to its flow and emits flow start/end records. Fills plan with the
- * sampling decision: every DNS query, the first N packets of a flow, then one in K.
+ * sampling decision (ng_sample_reason): every DNS query, the first N packets of a flow, then one
+ * in K of each direction.
  */
 __attribute__((noinline)) int ng_track(const struct ng_pkt* pkt, __u64 ts_ns, __u32 hook,
                                        __u32 ifindex, struct ng_sample_plan* plan) {
@@ -121,12 +122,18 @@ __attribute__((noinline)) int ng_track(const struct ng_pkt* pkt, __u64 ts_ns, __
       .active_timeout_ns = ng_cfg.active_timeout_ns,
       .end_flags = ng_cfg.end_flags,
   };
+  const struct ng_sample_params sampling = {
+      .first_n = ng_cfg.sample_first_n,
+      .every_k = ng_cfg.sample_every_k,
+      .dns = ng_cfg.sample_dns,
+  };
   __u8 end_reason = 0;
   bpf_spin_lock(&lock->lock);
   __u32 result = ng_flow_step(flow, pkt, side, ts_ns, &params, &expired->flow, &started->flow,
                               &finished->flow, &end_reason);
-  __u64 packets = ng_flow_packets(flow);
+  __u8 sample = ng_sample_reason(flow, pkt, side, &sampling);
   bpf_spin_unlock(&lock->lock);
+  plan->reason = sample;
 
   if (result & NG_STEP_EXPIRED) {
     ng_count(NG_STAT_FLOWS_ENDED_TIMEOUT, 1);
@@ -141,14 +148,6 @@ __attribute__((noinline)) int ng_track(const struct ng_pkt* pkt, __u64 ts_ns, __
     ng_emit(finished, NG_REC_FLOW_END, end_reason, hook, ifindex, ts_ns, key);
   }
 
-  __u32 first_n = ng_cfg.sample_first_n;
-  __u32 every_k = ng_cfg.sample_every_k;
-  if (pkt->dns_query && ng_cfg.sample_dns)
-    plan->reason = NG_SAMPLE_DNS_QUERY;
-  else if (packets <= first_n)
-    plan->reason = NG_SAMPLE_FIRST_N;
-  else if (every_k && (packets - first_n) % every_k == 0)
-    plan->reason = NG_SAMPLE_ONE_IN_K;
   return 0;
 }
 

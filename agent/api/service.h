@@ -122,7 +122,8 @@ class NetGuardService final : public v1::NetGuard::Service {
   /// Every rule with its settings, state and alert count.
   grpc::Status ListRules(grpc::ServerContext* context, const v1::ListRulesRequest* request,
                          v1::ListRulesResponse* response) override;
-  /// Enables or disables a rule until the next reload; NOT_FOUND for an unknown name.
+  /// Enables or disables a rule until changed again or restarted (reloads keep it, see
+  /// RulesEngine::Replace); NOT_FOUND for an unknown name.
   grpc::Status SetRuleEnabled(grpc::ServerContext* context,
                               const v1::SetRuleEnabledRequest* request,
                               v1::Rule* response) override;

@@ -364,8 +364,9 @@ std::string Agent::ReloadRules() {
   detect::rules::RuleSet set = RuleSetFrom(config);  // throws: the running set stays
   const size_t n = set.rules.size();
   std::string source = set.source.empty() ? "the built-in defaults" : set.source;
-  rules_->Replace(std::move(set));
+  const std::vector<std::string> overrides = rules_->Replace(std::move(set));
   spdlog::info("rules: reloaded {} from {}", n, source);
+  for (const std::string& o : overrides) spdlog::info("rules: {} (ngctl override kept)", o);
   return source;
 }
 

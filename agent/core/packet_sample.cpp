@@ -41,6 +41,9 @@ bool DecodeSampleFrame(std::span<const uint8_t> frame, PacketSample& out) {
   if (ng_parse_l4(&cursor, &pkt) != NG_L4_FLOW) return false;
   out.tcp_flags = pkt.tcp_flags;
   out.payload_len = pkt.payload_len;
+  // The cursor stands after the transport's fixed 8 bytes, the first of which is the type.
+  if (pkt.proto == NG_IPPROTO_ICMP || pkt.proto == NG_IPPROTO_ICMPV6)
+    out.icmp_type = cursor.pos[-8];
   if (out.reason != NG_SAMPLE_DNS_QUERY) return true;
   // The cursor stands after the fixed transport header; skip TCP options and the length prefix.
   const uint8_t* payload = cursor.pos;

@@ -33,6 +33,7 @@ struct PacketSample {
   uint32_t wire_len = 0;  // whole frame
   uint8_t tcp_flags = 0;
   uint32_t payload_len = 0;  // transport payload bytes (from the IP header's lengths)
+  uint8_t icmp_type = 0;     // ICMP / ICMPv6 type; 0 for other protocols
   bool is_arp = false;
   ArpFields arp;  // valid when is_arp and the ARP is Ethernet/IPv4
   bool arp_ipv4 = false;

@@ -1,13 +1,15 @@
 // eBPF / pcap parity: the same captured packets through the loaded XDP program (BPF_PROG_RUN,
 // timestamps from XDP metadata) and through pcap-file + the user-space FlowTable give identical
 // flows: every FLOW_START and FLOW_END snapshot and every flow still active at the end, byte for
-// byte (struct ng_flow, key and end reason; first/last timestamps are the capture's).
+// byte (struct ng_flow, key and end reason; first/last timestamps are the capture's), and the
+// same packet samples (time, flow, side and reason).
 #include <pcap/pcap.h>
 
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "bpf/dataplane_fixture.h"
@@ -15,6 +17,7 @@
 #include "features/pcap_test_util.h"
 #include "support/packet_builder.h"
 #include "unit/flow_scenario.h"
+#include "unit/parse_cases.h"
 
 namespace netguard::testing {
 namespace {
@@ -192,6 +195,80 @@ TEST_F(PcapParityTest, GeneratedTcpUdpIcmpIpv4Ipv6) {
   const std::string pcap = TempPath("parity.pcap");
   WritePcap(pcap, frames, /*nanosecond=*/true);
   EXPECT_GE(ExpectParity(pcap), 12u);
+}
+
+// Collects the samples a FlowTable takes.
+class CollectSamples final : public capture::pcap::FlowEvents {
+ public:
+  void OnFlowEnd(const FlowRecord&) override {}
+  void OnPacketSample(const PacketSample& sample) override { samples.push_back(sample); }
+  std::vector<PacketSample> samples;
+};
+
+// What identifies a sample in both paths: time, flow, sender's side and reason.
+using SampleId = std::tuple<uint64_t, std::string, uint8_t, uint8_t>;
+
+// The sampling decision (first N, then one in K of each direction, DNS queries) is one shared
+// rule: the same packets give the same samples in the kernel and in user space. An ICMP echo
+// flood answered packet for packet, a lopsided UDP flow, DNS queries and a flow restarted after
+// a FIN.
+TEST_F(PcapParityTest, BothPathsTakeTheSameSamples) {
+  capture::DataPlaneOptions options = TestOptions();
+  options.sample_first_n = 3;
+  options.sample_every_k = 4;
+  Load(options);
+  std::vector<TimedFrame> frames;
+  uint64_t t = kT0;
+  auto add = [&](std::vector<uint8_t> frame) {
+    t += 1000;
+    frames.push_back({std::move(frame), t});
+  };
+  for (int i = 0; i < 40; ++i) {
+    add(PacketBuilder().Ip("10.0.0.1", "10.0.0.2").Icmp(8).Payload(56).Build());
+    add(PacketBuilder().Ip("10.0.0.2", "10.0.0.1").Icmp(0).Payload(56).Build());
+    for (int j = 0; j < 3; ++j)
+      add(PacketBuilder().Ip("fd00::1", "fd00::2").Udp(7000, 9000).Payload(10).Build());
+    if (i % 5 == 0) add(PacketBuilder().Ip("fd00::2", "fd00::1").Udp(9000, 7000).Build());
+    if (i % 10 == 0) {
+      add(PacketBuilder()
+              .Ip("10.0.0.1", "10.0.0.53")
+              .Udp(33000, 53)
+              .Payload(parse_cases::Dns(0x0100))
+              .Build());
+    }
+    add(Tcp("10.0.0.3", "10.0.0.4", 40000, 80, i % 9 == 8 ? kFin | kAck : kAck, 10));
+  }
+  const std::string pcap = TempPath("sampling-parity.pcap");
+  WritePcap(pcap, frames, /*nanosecond=*/true);
+
+  capture::pcap::FlowTableOptions table_options = TableOptions();
+  table_options.sample_first_n = options.sample_first_n;
+  table_options.sample_every_k = options.sample_every_k;
+  CollectSamples user;
+  capture::pcap::FlowTable table(table_options, user);
+  {
+    capture::pcap::PcapFileReader reader(pcap);
+    capture::pcap::FlowTableSink sink(table);
+    EXPECT_TRUE(reader.ReadAll(sink).ok);
+  }
+  XdpSink xdp(dp().xdp_prog_fd());
+  {
+    capture::pcap::PcapFileReader reader(pcap);
+    EXPECT_TRUE(reader.ReadAll(xdp).ok);
+  }
+  std::vector<SampleId> kernel, user_space;
+  for (const ng_packet_sample& s : Samples(Drain()))
+    kernel.emplace_back(s.hdr.ts_ns, Key(s.key), s.side, s.hdr.reason);
+  for (const PacketSample& s : user.samples)
+    user_space.emplace_back(static_cast<uint64_t>(s.time_ns), Key(s.key), s.side, s.reason);
+  EXPECT_EQ(kernel, user_space);
+  size_t one_in_k[2] = {0, 0};  // per side of the ICMP flow
+  for (const PacketSample& s : user.samples) {
+    if (s.key.proto == NG_IPPROTO_ICMP && s.reason == NG_SAMPLE_ONE_IN_K) one_in_k[s.side]++;
+  }
+  // 40 requests and 40 replies: each side's 4th, 8th, ... 40th.
+  EXPECT_EQ(one_in_k[NG_SIDE_A], 10u);
+  EXPECT_EQ(one_in_k[NG_SIDE_B], 10u);
 }
 
 }  // namespace

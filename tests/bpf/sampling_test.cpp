@@ -1,6 +1,7 @@
-// Packet samples: the first N packets of a flow, then one in K, every DNS query, every ARP
-// packet; each sample carries the first 384 bytes of the frame.
+// Packet samples: the first N packets of a flow, then one in K of each direction, every DNS
+// query, every ARP packet; each sample carries the first 384 bytes of the frame.
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 #include "bpf/dataplane_fixture.h"
@@ -23,12 +24,15 @@ class SamplingTest : public DataPlaneTest {
     Load(options);
   }
 
-  // Sends `count` packets of one UDP flow through XDP, alternating directions, and returns
-  // the frames; packet i (1-based) has i bytes of payload and timestamp 1 s + i ms.
-  std::vector<Frame> SendFlow(int count) {
+  // Sends `count` packets of one UDP flow through XDP and returns the frames; packet i
+  // (1-based) goes from 10.0.0.1 (side A) to 10.0.0.2 when from_a(i), else back, with i bytes
+  // of payload and timestamp 1 s + i ms. By default the directions alternate, A first.
+  std::vector<Frame> SendFlow(int count, const std::function<bool(int)>& from_a = Alternate) {
     std::vector<Frame> frames;
+    from_a_.clear();
     for (int i = 1; i <= count; ++i) {
-      const bool out = i % 2 == 1;
+      const bool out = from_a(i);
+      from_a_.push_back(out);
       frames.push_back(PacketBuilder()
                            .Ip(out ? "10.0.0.1" : "10.0.0.2", out ? "10.0.0.2" : "10.0.0.1")
                            .Udp(out ? 4000 : 5000, out ? 5000 : 4000)
@@ -39,46 +43,72 @@ class SamplingTest : public DataPlaneTest {
     return frames;
   }
 
+  static bool Alternate(int i) { return i % 2 == 1; }
   static uint64_t Ts(int i) { return 1'000'000'000 + static_cast<uint64_t>(i) * 1'000'000; }
 
-  // Checks that `samples` are exactly packets `numbers` (1-based) of `frames` with `reasons`.
-  static void ExpectSamples(const std::vector<ng_packet_sample>& samples,
-                            const std::vector<Frame>& frames, const std::vector<int>& numbers,
-                            const std::vector<uint8_t>& reasons) {
+  // Checks that `samples` are exactly packets `numbers` (1-based) of the last SendFlow's
+  // `frames` with `reasons`.
+  void ExpectSamples(const std::vector<ng_packet_sample>& samples, const std::vector<Frame>& frames,
+                     const std::vector<int>& numbers, const std::vector<uint8_t>& reasons) const {
     ASSERT_EQ(samples.size(), numbers.size());
     const ng_flow_key key = HandKey("10.0.0.1", 4000, "10.0.0.2", 5000, 17);
     for (size_t i = 0; i < samples.size(); ++i) {
       SCOPED_TRACE("sample of packet " + std::to_string(numbers[i]));
       const ng_packet_sample& s = samples[i];
-      const Frame& frame = frames[static_cast<size_t>(numbers[i] - 1)];
+      const auto n = static_cast<size_t>(numbers[i] - 1);
+      const Frame& frame = frames[n];
       EXPECT_EQ(s.hdr.type, NG_REC_PACKET);
       EXPECT_EQ(s.hdr.hook, NG_HOOK_XDP);
       EXPECT_EQ(s.hdr.reason, reasons[i]);
       EXPECT_EQ(s.hdr.ts_ns, Ts(numbers[i]));
       EXPECT_TRUE(SameKey(s.key, key)) << KeyString(s.key);
-      EXPECT_EQ(s.side, numbers[i] % 2 == 1 ? NG_SIDE_A : NG_SIDE_B);
+      EXPECT_EQ(s.side, from_a_[n] ? NG_SIDE_A : NG_SIDE_B);
       EXPECT_EQ(s.wire_len, frame.size());
       ASSERT_EQ(s.cap_len, frame.size());
       EXPECT_EQ(Frame(s.data, s.data + s.cap_len), frame);
     }
   }
+
+ private:
+  std::vector<bool> from_a_;  // the last SendFlow's directions
 };
 
-TEST_F(SamplingTest, FirstNThenOneInK) {
+// Strictly alternating directions with an even K: each direction's own count picks its
+// samples, so both directions get them (counting over the whole flow would put every 1-in-K
+// sample on one direction).
+TEST_F(SamplingTest, FirstNThenOneInKOfEachDirection) {
   LoadSampling(/*first_n=*/3, /*every_k=*/4);
   const std::vector<Frame> frames = SendFlow(16);
   constexpr uint8_t kFirst = NG_SAMPLE_FIRST_N, kK = NG_SAMPLE_ONE_IN_K;
-  ExpectSamples(Samples(Drain()), frames, {1, 2, 3, 7, 11, 15},
-                {kFirst, kFirst, kFirst, kK, kK, kK});
-  EXPECT_EQ(Stats()[NG_STAT_SAMPLES], 6u);
+  // A's 4th and 8th packets are packets 7 and 15, B's are 8 and 16.
+  ExpectSamples(Samples(Drain()), frames, {1, 2, 3, 7, 8, 15, 16},
+                {kFirst, kFirst, kFirst, kK, kK, kK, kK});
+  EXPECT_EQ(Stats()[NG_STAT_SAMPLES], 7u);
 }
 
-TEST_F(SamplingTest, ProductDefaultsAreFirst8ThenOneIn64) {
-  const std::vector<Frame> frames = SendFlow(8 + 64 + 1);
-  std::vector<int> numbers = {1, 2, 3, 4, 5, 6, 7, 8, 72};
+TEST_F(SamplingTest, ProductDefaultsAreFirst8ThenOneIn64OfEachDirection) {
+  const std::vector<Frame> frames = SendFlow(2 * 64 + 1);
+  std::vector<int> numbers = {1, 2, 3, 4, 5, 6, 7, 8, 127, 128};  // A's and B's 64th packets
   std::vector<uint8_t> reasons(8, NG_SAMPLE_FIRST_N);
-  reasons.push_back(NG_SAMPLE_ONE_IN_K);
+  reasons.insert(reasons.end(), 2, NG_SAMPLE_ONE_IN_K);
   ExpectSamples(Samples(Drain()), frames, numbers, reasons);
+}
+
+// A sends three packets for each of B's: each direction's 1-in-K samples, K packets each, add
+// up to that direction's packets.
+TEST_F(SamplingTest, EachDirectionIsSampledByItsOwnPacketCount) {
+  LoadSampling(/*first_n=*/2, /*every_k=*/4);
+  const std::vector<Frame> frames = SendFlow(48, [](int i) { return i % 4 != 0; });
+  const std::vector<ng_packet_sample> samples = Samples(Drain());
+  constexpr uint8_t kFirst = NG_SAMPLE_FIRST_N, kK = NG_SAMPLE_ONE_IN_K;
+  ExpectSamples(samples, frames, {1, 2, 5, 10, 15, 16, 21, 26, 31, 32, 37, 42, 47, 48},
+                {kFirst, kFirst, kK, kK, kK, kK, kK, kK, kK, kK, kK, kK, kK, kK});
+  uint64_t a = 0, b = 0;
+  for (const ng_packet_sample& s : samples) {
+    if (s.hdr.reason == NG_SAMPLE_ONE_IN_K) (s.side == NG_SIDE_A ? a : b) += 4;
+  }
+  EXPECT_EQ(a, 36u) << "A sent 36 packets";
+  EXPECT_EQ(b, 12u) << "B sent 12 packets";
 }
 
 TEST_F(SamplingTest, EveryKZeroMeansOnlyTheFirstN) {

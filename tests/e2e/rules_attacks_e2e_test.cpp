@@ -4,8 +4,10 @@
 // address A:
 //   - slowhttptest slowloris (40 connections, 15 s) -> slow_http (T1499), raised while the
 //                                                      connections are still held open
+//   - slowhttptest slow read (40 connections, 15 s) -> slow_http (T1499) on a second address,
+//                                                      likewise
 //   - an hping3 UDP flood                           -> udp_flood (T1498)
-//   - an hping3 ICMP echo flood, spoofed sources    -> icmp_flood (T1498) on the sensor
+//   - an hping3 ICMP echo flood the sensor answers  -> icmp_flood (T1498) from A on the sensor
 //   - hydra: one password against the 12 hosts      -> credential_spraying (T1110.003)
 //   - gratuitous ARP announcements from one MAC     -> garp_storm (T1557.002)
 // From B, the benign versions: HTTP GETs, one failed login, a few UDP packets and pings, one
@@ -13,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -38,6 +41,7 @@ class RulesAttacksE2eTest : public RulesE2eFixture {
     const std::string& sensor = lab_->sensor_ip();
     const std::string subnet = sensor.substr(0, sensor.rfind('.') + 1);
     web_ = subnet + "80";
+    slow_read_web_ = subnet + "81";
     std::ofstream hosts(state_ + "/hosts");
     for (int i = 0; i < kLoginHosts; ++i) {
       logins_.push_back(subnet + std::to_string(20 + i));
@@ -45,6 +49,7 @@ class RulesAttacksE2eTest : public RulesE2eFixture {
     }
     for (const std::string& ip : logins_) AddSensorAddress(ip);
     AddSensorAddress(web_);
+    AddSensorAddress(slow_read_web_);
     StartNginx();
     rules_ = state_ + "/rules.yaml";
     WriteRules(
@@ -57,11 +62,13 @@ class RulesAttacksE2eTest : public RulesE2eFixture {
   }
 
   void TearDown() override {
-    if (slowloris_) {  // timeout passes SIGTERM on to slowhttptest (a SIGKILL would orphan it)
-      slowloris_->Signal(SIGTERM);
-      slowloris_->WaitExit(milliseconds(5000));
+    for (auto* slow : {&slowloris_, &slow_read_}) {
+      if (*slow) {  // timeout passes SIGTERM on to slowhttptest (a SIGKILL would orphan it)
+        (*slow)->Signal(SIGTERM);
+        (*slow)->WaitExit(milliseconds(5000));
+      }
+      slow->reset();
     }
-    slowloris_.reset();
     nginx_.reset();
     DaemonE2eTest::TearDown();
   }
@@ -75,12 +82,15 @@ class RulesAttacksE2eTest : public RulesE2eFixture {
   }
 
   void StartNginx() {
+    std::filesystem::create_directories(state_ + "/www");
+    std::ofstream(state_ + "/www/big.bin") << std::string(8 << 20, 'x');  // for the slow reader
     const std::string conf = state_ + "/nginx.conf";
     std::ofstream(conf) << "daemon off;\nmaster_process off;\nworker_processes 1;\n"
                         << "pid " << state_ << "/nginx.pid;\nerror_log " << state_
                         << "/nginx.log;\nevents { worker_connections 512; }\n"
                         << "http {\n  access_log off;\n"
-                        << "  server { listen 80; location / { return 200 \"hello\\n\"; } }\n"
+                        << "  server { listen 80; location / { return 200 \"hello\\n\"; }\n"
+                        << "    location = /big.bin { root " << state_ << "/www; } }\n"
                         << "  server { listen " << kWinRm << "; location / {\n"
                         << "    add_header WWW-Authenticate 'Basic realm=\"wsman\"' always;\n"
                         << "    return 401; } }\n}\n";
@@ -89,6 +99,18 @@ class RulesAttacksE2eTest : public RulesE2eFixture {
         std::vector<std::string>{"/usr/sbin/nginx", "-c", conf, "-p", state_},
         ChildProcess::Options{.netns_fd = lab_->sensor().fd(),
                               .output_path = state_ + "/nginx.log"});
+  }
+
+  /// slowhttptest `args` from A in the background, bounded to 25 s; its output goes to
+  /// state_/`name`.log.
+  std::unique_ptr<ChildProcess> SlowHttpTest(std::vector<std::string> args,
+                                             const std::string& name) {
+    const std::string log = state_ + "/" + name + ".log";
+    dump_on_failure_.push_back(log);
+    args.insert(args.begin(), "slowhttptest");
+    std::vector<std::string> command = PeerCommand(args, 25);
+    command.insert(command.begin(), "/usr/bin/env");  // ChildProcess takes a path
+    return std::make_unique<ChildProcess>(command, ChildProcess::Options{.output_path = log});
   }
 
   /// hping3 `args` to the sensor: `count` packets `gap_us` apart, bounded to 20 s. Whether it
@@ -106,25 +128,29 @@ class RulesAttacksE2eTest : public RulesE2eFixture {
   std::vector<std::string> logins_;
   std::unique_ptr<ChildProcess> nginx_;
   std::unique_ptr<ChildProcess> slowloris_;
+  std::string slow_read_web_;  // the slow-read attack's target (the same nginx)
+  std::unique_ptr<ChildProcess> slow_read_;
 };
 
-TEST_F(RulesAttacksE2eTest, FloodsSprayingGarpStormAndSlowlorisRaiseTheirRulesBenignNothing) {
+TEST_F(RulesAttacksE2eTest,
+       FloodsSprayingGarpStormSlowlorisAndSlowReadRaiseTheirRulesBenignNothing) {
   ASSERT_NO_FATAL_FAILURE(StartDaemon());
   ASSERT_TRUE(WaitForLog("rules: 23 from " + rules_, 1)) << "the rules file is in force";
   const std::string a = lab_->peer_ip_a();
   const std::string b = lab_->peer_ip_b();
   ASSERT_TRUE(WaitFor([&] { return Curl(b, web_, 80) == 0; })) << "nginx serves";
 
-  // Slowloris from A, in the background: 40 connections held open with a header line a second.
-  const std::string slow_log = state_ + "/slowhttptest.log";
-  dump_on_failure_.push_back(slow_log);
-  std::vector<std::string> slowhttptest =
-      PeerCommand({"slowhttptest", "-H", "-c", "40", "-r", "40", "-i", "1", "-x", "24", "-p", "3",
-                   "-l", "15", "-u", "http://" + web_ + "/"},
-                  25);
-  slowhttptest.insert(slowhttptest.begin(), "/usr/bin/env");  // ChildProcess takes a path
-  slowloris_ =
-      std::make_unique<ChildProcess>(slowhttptest, ChildProcess::Options{.output_path = slow_log});
+  // Slowloris from A, in the background: 40 connections held open with a header line a second;
+  // and a slow read of an 8 MiB file on the second web address: 40 connections that asked once
+  // and read through a 16-32 byte window.
+  slowloris_ = SlowHttpTest({"-H", "-c", "40", "-r", "40", "-i", "1", "-x", "24", "-p", "3", "-l",
+                             "15", "-u", "http://" + web_ + "/"},
+                            "slowloris");
+  slow_read_ =
+      SlowHttpTest({"-X", "-c", "40", "-r", "40", "-w", "16",
+                    "-y", "32", "-n", "2",  "-z", "32", "-k",
+                    "3",  "-p", "3",  "-l", "15", "-u", "http://" + slow_read_web_ + "/big.bin"},
+                   "slowread");
 
   // Benign, from B, while the slowloris connections are held.
   EXPECT_EQ(Curl(b, web_, 80), 0);
@@ -142,30 +168,35 @@ TEST_F(RulesAttacksE2eTest, FloodsSprayingGarpStormAndSlowlorisRaiseTheirRulesBe
             6);
   ASSERT_NO_FATAL_FAILURE(SendArp(mac, b, b, 1, 1, milliseconds(0)));
 
-  // slow_http fires while slowhttptest still holds its connections open.
-  json slow;
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        auto alerts = AlertsByDetector();
-        auto it = alerts.find("rule.slow_http");
-        if (it == alerts.end()) return false;
-        slow = it->second;
-        return true;
-      },
-      kAlertVisible, milliseconds(200)));
-  EXPECT_TRUE(slowloris_->Running()) << "slow_http alerted only after the attack ended";
-  EXPECT_GE(json::parse(Str(slow, "evidenceJson"), nullptr, false).value("distinct_connections", 0),
-            20)
-      << slow.dump();
-  EXPECT_EQ(Str(slow, "srcAddr"), a) << slow.dump();
-  EXPECT_EQ(Str(slow, "dstAddr"), web_) << slow.dump();
+  // slow_http fires for each server while slowhttptest still holds its connections open.
+  for (const auto& [target, attack] :
+       {std::pair{web_, slowloris_.get()}, std::pair{slow_read_web_, slow_read_.get()}}) {
+    json slow;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          const auto alerts = AlertsByDetector();
+          auto [it, end] = alerts.equal_range("rule.slow_http");
+          for (; it != end; ++it) {
+            if (Str(it->second, "dstAddr") == target) slow = it->second;
+          }
+          return !slow.is_null();
+        },
+        kAlertVisible, milliseconds(200)))
+        << "no slow_http alert on " << target;
+    EXPECT_TRUE(attack->Running())
+        << "slow_http alerted only after the attack on " << target << " ended";
+    EXPECT_GE(
+        json::parse(Str(slow, "evidenceJson"), nullptr, false).value("distinct_connections", 0), 20)
+        << slow.dump();
+    EXPECT_EQ(Str(slow, "srcAddr"), a) << slow.dump();
+    EXPECT_EQ(Str(slow, "mitreTechnique"), "T1499") << slow.dump();
+  }
 
   // The other attacks, from A.
   EXPECT_TRUE(Hping({"--udp", "-p", "9999", "-a", a}, 4000, 100));
-  // An echo flood that the victim answers is one flow whose requests and replies alternate, so
-  // its 1-in-K samples all fall on one direction (docs/rules.md): spoofed sources instead, the
-  // usual form of the attack (each packet a flow of its own, its first packet sampled).
-  EXPECT_TRUE(Hping({"--icmp", "--rand-source"}, 4000, 100));
+  // An echo flood that the sensor answers: one flow whose requests and replies alternate; each
+  // direction's 1-in-K samples stand for its own packets, the replies count against nobody.
+  EXPECT_TRUE(Hping({"--icmp", "-a", a}, 4000, 100));
   std::string hydra;
   EXPECT_EQ(
       InPeer({"hydra", "-I", "-l", "administrator", "-p", "Winter2026!", "-M", state_ + "/hosts",
@@ -184,12 +215,15 @@ TEST_F(RulesAttacksE2eTest, FloodsSprayingGarpStormAndSlowlorisRaiseTheirRulesBe
 
   const auto alerts = ExpectAlertsFrom(a, {{"rule.slow_http", "T1499"},
                                            {"rule.udp_flood", "T1498"},
+                                           {"rule.icmp_flood", "T1498"},
                                            {"rule.credential_spraying", "T1110.003"},
                                            {"rule.garp_storm", "T1557.002"}});
-  auto icmp = alerts.find("rule.icmp_flood");
-  ASSERT_NE(icmp, alerts.end()) << "no icmp_flood alert";
-  EXPECT_EQ(Str(icmp->second, "dstAddr"), lab_->sensor_ip()) << icmp->second.dump();
-  EXPECT_EQ(Str(icmp->second, "mitreTechnique"), "T1498") << icmp->second.dump();
+  auto [icmp, icmp_end] = alerts.equal_range("rule.icmp_flood");
+  ASSERT_NE(icmp, icmp_end) << "no icmp_flood alert";
+  for (; icmp != icmp_end; ++icmp) {  // the attacker is the source, the victim the target
+    EXPECT_EQ(Str(icmp->second, "srcAddr"), a) << icmp->second.dump();
+    EXPECT_EQ(Str(icmp->second, "dstAddr"), lab_->sensor_ip()) << icmp->second.dump();
+  }
   for (const auto& [detector, alert] : alerts) {
     EXPECT_NE(Str(alert, "srcAddr"), b) << "benign traffic alerted: " << alert.dump();
   }

@@ -1,18 +1,20 @@
 // End to end: the behavioural rules on real traffic. netguardd (eBPF) on the sensor's veth with
 // a rules file; attacks from peer address A, benign traffic from peer address B:
-//   - nmap SYN, FIN, XMAS and UDP scans, and a ping sweep (-sn)
-//                                             -> port_scan, fin_scan, xmas_scan, udp_scan,
-//                                                ping_sweep (T1046)
+//   - nmap SYN, FIN, XMAS, ACK and UDP scans, and a ping sweep (-sn)
+//                                             -> port_scan, fin_scan, xmas_scan, ack_scan,
+//                                                udp_scan, ping_sweep (T1046)
 //   - an hping3 SYN flood (bounded count)     -> syn_flood (T1498)
 //   - many short connections to a login port  -> brute_force (T1110)
 //   - dig TXT queries with long random labels -> dns_tunnel (T1071.004), from ring DNS samples
 //   - ARP replies giving an address a new MAC -> arp_spoof (T1557.002), from ring ARP samples
 //   - periodic connections to one service     -> beaconing (T1071)
 //   - B: a few HTTP GETs and a DNS lookup     -> nothing
-// Then `ngctl rules`: list, disable, and a reload of an invalid file refused with the rule and
-// line named while the running rules stay. Every wait is bounded.
+// Then `ngctl rules`: list, disable, a reload of an invalid file refused with the rule and
+// line named while the running rules stay, and the disable kept across a reload and a SIGHUP
+// (a FIN scan then raises nothing). Every wait is bounded.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -116,7 +118,7 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
   EXPECT_EQ(InPeer({"nmap", "-sS", "-Pn", "-n", "-p", "41-80", "--max-retries", "0", "-S", a, "-e",
                     lab_->peer_if(), sensor}),
             0);
-  for (const char* kind : {"-sF", "-sX"}) {
+  for (const char* kind : {"-sF", "-sX", "-sA"}) {
     EXPECT_EQ(InPeer({"nmap", kind, "-Pn", "-n", "-p", "1-40", "--max-retries", "0", "-S", a, "-e",
                       lab_->peer_if(), sensor}),
               0);
@@ -145,11 +147,12 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
   ASSERT_NO_FATAL_FAILURE(SendArp({0x02, 0, 0, 0, 0, 2}, a, a, 2, 1, milliseconds(50)));
 
   const std::map<std::string, std::string> expected = {
-      {"rule.port_scan", "T1046"},     {"rule.ping_sweep", "T1046"},
-      {"rule.fin_scan", "T1046"},      {"rule.xmas_scan", "T1046"},
-      {"rule.udp_scan", "T1046"},      {"rule.syn_flood", "T1498"},
-      {"rule.brute_force", "T1110"},   {"rule.dns_tunnel", "T1071.004"},
-      {"rule.arp_spoof", "T1557.002"}, {"rule.beaconing", "T1071"},
+      {"rule.port_scan", "T1046"},      {"rule.ping_sweep", "T1046"},
+      {"rule.fin_scan", "T1046"},       {"rule.xmas_scan", "T1046"},
+      {"rule.udp_scan", "T1046"},       {"rule.ack_scan", "T1046"},
+      {"rule.syn_flood", "T1498"},      {"rule.brute_force", "T1110"},
+      {"rule.dns_tunnel", "T1071.004"}, {"rule.arp_spoof", "T1557.002"},
+      {"rule.beaconing", "T1071"},
   };
   const std::multimap<std::string, json> alerts = ExpectAlertsFrom(a, expected);
   for (const auto& [detector, alert] : alerts) {
@@ -179,6 +182,28 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
   const CtlResult reloaded = Ctl({"rules", "reload"});
   ASSERT_EQ(reloaded.code, 0) << reloaded.output;
   EXPECT_EQ(reloaded.objects.size(), 23u);
+
+  // The API's disable outlives reloads (ngctl rules reload, SIGHUP) of a file that did not
+  // change fin_scan's `enabled`, and FIN scans stay silent.
+  auto fin_scan_enabled = [&](const std::vector<json>& rules) {
+    for (const json& r : rules) {
+      if (r.value("name", "") == "fin_scan") return r.value("enabled", false);
+    }
+    ADD_FAILURE() << "fin_scan not listed";
+    return true;
+  };
+  EXPECT_FALSE(fin_scan_enabled(reloaded.objects)) << reloaded.output;
+  EXPECT_TRUE(WaitForLog("rules: fin_scan disabled (ngctl override kept)", 1));
+  daemon_->Signal(SIGHUP);
+  EXPECT_TRUE(WaitForLog("rules: fin_scan disabled (ngctl override kept)", 2));
+  EXPECT_FALSE(fin_scan_enabled(Ctl({"rules"}).objects));
+  const auto fin_alerts = [&] { return AlertsByDetector().count("rule.fin_scan"); };
+  const size_t fin_before = fin_alerts();
+  EXPECT_EQ(InPeer({"nmap", "-sF", "-Pn", "-n", "-p", "1-40", "--max-retries", "0", "-S", b, "-e",
+                    lab_->peer_if(), sensor}),
+            0);
+  std::this_thread::sleep_for(milliseconds(1000));
+  EXPECT_EQ(fin_alerts(), fin_before) << "a FIN scan alerted with fin_scan disabled";
 }
 
 }  // namespace

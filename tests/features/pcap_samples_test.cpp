@@ -1,5 +1,5 @@
 // The pcap FlowTable samples packets by the kernel's rules (every DNS query and ARP packet, the
-// first N packets of a flow, then one in K) and decodes them into PacketSamples.
+// first N packets of a flow, then one in K of each direction) and decodes them into PacketSamples.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -32,11 +32,12 @@ TEST(PcapSamplesTest, FirstNThenOneInKAsTheKernel) {
   const auto frame =
       PacketBuilder().Ip("10.1.0.1", "10.1.0.2").Udp(5000, 9000).Payload(100).Build();
   for (int i = 0; i < 15; ++i) Add(table, frame, kT0 + i * 1000ULL);
-  // Packets 1-3 (first N), then 7, 11, 15 ((packets - N) % K == 0).
+  // Packets 1-3 (first N), then the direction's 4th, 8th and 12th.
   ASSERT_EQ(events.samples.size(), 6u);
   EXPECT_EQ(events.samples[0].reason, NG_SAMPLE_FIRST_N);
   EXPECT_EQ(events.samples[3].reason, NG_SAMPLE_ONE_IN_K);
-  EXPECT_EQ(events.samples[3].time_ns, static_cast<int64_t>(kT0 + 6 * 1000ULL));
+  EXPECT_EQ(events.samples[3].time_ns, static_cast<int64_t>(kT0 + 3 * 1000ULL));
+  EXPECT_EQ(events.samples[5].time_ns, static_cast<int64_t>(kT0 + 11 * 1000ULL));
   EXPECT_EQ(events.samples[0].payload_len, 100u);
   EXPECT_EQ(events.samples[0].wire_len, frame.size());
   EXPECT_EQ(events.samples[0].key.proto, 17);

@@ -173,6 +173,56 @@ TEST(RulesFileTest, DnsQuestionParsing) {
   EXPECT_DOUBLE_EQ(detect::rules::ShannonEntropy("abcd"), 2);
 }
 
+// ngctl rules enable|disable (SetEnabled) outlives reloads; an edit of that rule's `enabled`
+// in the file is the newer word and ends the override, as does setting a rule back to its file
+// value.
+TEST(RulesFileTest, ApiEnableDisableSurvivesReloadsUntilTheFileChangesThatRule) {
+  const std::string file =
+      "rules:\n  port_scan: {threshold: 3}\n  fin_scan: {enabled: false}\n  udp_scan: {}\n";
+  RulesEngine engine(LoadRulesText(file, "rules.yaml"));
+  auto enabled = [&](const std::string& name) {
+    for (const auto& r : engine.Rules()) {
+      if (r.spec.name == name) return r.spec.enabled;
+    }
+    ADD_FAILURE() << "no rule " << name;
+    return false;
+  };
+  ASSERT_TRUE(engine.SetEnabled("port_scan", false));
+  ASSERT_TRUE(engine.SetEnabled("fin_scan", true));
+  ASSERT_TRUE(engine.SetEnabled("udp_scan", false));
+  ASSERT_TRUE(engine.SetEnabled("udp_scan", true));  // back to the file's value: no override
+  const auto kept = engine.Replace(LoadRulesText(file, "rules.yaml"));
+  EXPECT_EQ(kept, (std::vector<std::string>{"port_scan disabled", "fin_scan enabled"}));
+  EXPECT_FALSE(enabled("port_scan"));
+  EXPECT_TRUE(enabled("fin_scan"));
+  EXPECT_TRUE(enabled("udp_scan"));
+  Alerts alerts;
+  for (uint16_t p = 1; p <= 5; ++p) {
+    engine.OnFlowStart(Flow("10.0.0.9", "10.0.0.1", 1, p, kTcp, kT0 + p), alerts);
+  }
+  EXPECT_TRUE(alerts.Of("port_scan").empty()) << "disabled through the API, then reloaded";
+
+  // A second reload keeps them.
+  EXPECT_EQ(engine.Replace(LoadRulesText(file + "  icmp_flood: {}\n", "rules.yaml")).size(), 2u);
+  EXPECT_FALSE(enabled("port_scan"));
+  // The operator edits port_scan's `enabled` in the file (to what the override said): from then
+  // on the file governs it, so editing it back enables it; fin_scan's override stays.
+  const std::string edited =
+      "rules:\n  port_scan: {threshold: 3, enabled: false}\n"
+      "  fin_scan: {enabled: false}\n";
+  EXPECT_EQ(engine.Replace(LoadRulesText(edited, "rules.yaml")),
+            (std::vector<std::string>{"fin_scan enabled"}));
+  EXPECT_FALSE(enabled("port_scan"));
+  EXPECT_EQ(engine.Replace(LoadRulesText(file, "rules.yaml")),
+            (std::vector<std::string>{"fin_scan enabled"}));
+  EXPECT_TRUE(enabled("port_scan"));
+  EXPECT_TRUE(enabled("fin_scan"));
+  for (uint16_t p = 1; p <= 5; ++p) {
+    engine.OnFlowStart(Flow("10.0.0.9", "10.0.0.1", 1, p, kTcp, kT0 + kSecond + p), alerts);
+  }
+  EXPECT_EQ(alerts.Of("port_scan").size(), 1u);
+}
+
 TEST(RulesFileTest, ShippedFileEqualsBuiltInDefaults) {
   const auto shipped = detect::rules::LoadRulesFile(NETGUARD_SOURCE_DIR "/packaging/rules.yaml");
   const auto defaults = detect::rules::DefaultRuleSet();

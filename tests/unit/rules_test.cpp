@@ -116,6 +116,38 @@ TEST(RulesTest, StealthScansAreNamedByTheirFlags) {
   EXPECT_TRUE(alerts.Of("port_scan").empty()) << "no SYN: not the SYN/connect rule";
 }
 
+// An ACK scan is single bare ACKs answered by a RST, seen when they end. A busy server's
+// connection tails, flows of their own once the FIN that ended a connection's flow has gone by,
+// open with a bare ACK too: its ACK and FIN after the client's FIN, or its closing ACK alone,
+// unanswered, after its own FIN. Both go to the clients' ephemeral ports; neither is a probe.
+TEST(RulesTest, AckScanIsAcksAnsweredByRstNotConnectionTails) {
+  RulesEngine engine(DefaultRuleSet());
+  Alerts alerts;
+  for (uint16_t i = 0; i < 40; ++i) {
+    const std::string client = "10.0.2." + std::to_string(i % 4 + 1);
+    const auto port = static_cast<uint16_t>(50000 + i);
+    FlowRecord tail = Flow("10.0.0.80", client, 80, port, kTcp, kT0 + i, NG_TCP_ACK, 2, 1);
+    tail.acc.dir[NG_DIR_FWD].flag_counts[0] = 1;  // its FIN
+    FlowRecord last_ack = Flow("10.0.0.80", client, 80, port, kTcp, kT0 + i, NG_TCP_ACK, 1, 0);
+    for (const FlowRecord* f : {&tail, &last_ack}) {
+      engine.OnFlowStart(*f, alerts);
+      engine.OnFlowEnd(*f, alerts);
+    }
+  }
+  EXPECT_TRUE(alerts.Of("ack_scan").empty());
+  for (uint16_t port = 1; port <= 30; ++port) {
+    FlowRecord probe =
+        Flow("10.0.1.9", "10.0.0.1", 40000, port, kTcp, kT0 + kSecond + port, NG_TCP_ACK, 1, 1);
+    probe.acc.dir[NG_DIR_BWD].flag_counts[2] = 1;  // the RST
+    engine.OnFlowStart(probe, alerts);
+    engine.OnFlowEnd(probe, alerts);
+  }
+  const auto acks = alerts.Of("ack_scan");
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].src_addr, "10.0.1.9");
+  EXPECT_EQ(acks[0].mitre_technique, "T1046");
+}
+
 TEST(RulesTest, UdpScanPingSweepAndHostSweep) {
   RulesEngine engine(DefaultRuleSet());
   Alerts alerts;
@@ -149,10 +181,14 @@ TEST(RulesTest, DistributedScanCountsSourcesPerTarget) {
                        alerts);
     }
   }
-  // Many clients with data to the same server: benign.
+  // Many clients with data to the same server: benign; so are their connections' tails, which
+  // are flows of their own when the server's FIN ended the first (the client's ACK and FIN).
   for (int s = 1; s <= 25; ++s) {
     engine.OnFlowEnd(Flow("10.8.0." + std::to_string(s), "10.0.0.2", 40000, 443, kTcp, kT0 + s,
                           NG_TCP_SYN, 6, 6, 500),
+                     alerts);
+    engine.OnFlowEnd(Flow("10.8.0." + std::to_string(s), "10.0.0.2", 40000, 443, kTcp, kT0 + s,
+                          NG_TCP_ACK, 2, 0),
                      alerts);
   }
   ASSERT_EQ(alerts.Of("distributed_scan").size(), 1u);
@@ -207,6 +243,28 @@ TEST(RulesTest, UdpAndIcmpFloodsWeighOneInKSamples) {
                          none);
   }
   EXPECT_TRUE(none.Of("udp_flood").empty());
+}
+
+// An echo flood that the victim answers: each direction's 1-in-K samples stand for its own
+// packets, the requests count against the victim, the replies against nobody.
+TEST(RulesTest, AnAnsweredIcmpFloodIsCountedAgainstTheVictimOnly) {
+  EngineOptions options;
+  options.sample_every_k = 64;
+  RulesEngine engine(With("icmp_flood", 5000, 10), options);
+  Alerts alerts;
+  for (int i = 0; i < 2 * 100; ++i) {  // 100 samples each way: 6400 requests and replies
+    const bool request = i % 2 == 0;
+    PacketSample s = Packet(request ? "10.0.0.9" : "10.0.0.1", request ? "10.0.0.1" : "10.0.0.9", 0,
+                            0, kIcmp, kT0 + int64_t{i} * 1000000, 98, NG_SAMPLE_ONE_IN_K);
+    if (!request) s.icmp_type = 0;
+    engine.OnPacketSample(s, alerts);
+  }
+  const auto floods = alerts.Of("icmp_flood");
+  ASSERT_EQ(floods.size(), 1u);
+  EXPECT_EQ(floods[0].src_addr, "10.0.0.9");
+  EXPECT_EQ(floods[0].dst_addr, "10.0.0.1");
+  EXPECT_EQ(floods[0].mitre_technique, "T1498");
+  EXPECT_GE(Evidence(floods[0])["packets"], 5000);
 }
 
 TEST(RulesTest, ReflectionIsResponsesNobodyAskedFor) {
@@ -407,6 +465,47 @@ TEST(RulesTest, TrafficAnomalyAgainstTheLearnedBaseline) {
   EXPECT_EQ(anomalies[0].severity, Severity::kCritical);
   EXPECT_EQ(Evidence(anomalies[0])["protocol"], "UDP");
   EXPECT_NEAR(Evidence(anomalies[0])["baseline_packets"].get<double>(), 210, 15);
+}
+
+// A short burst stays out of the baseline (the next burst alerts as the first did); a lasting
+// rise alerts at its onset and for learn_after_buckets buckets in all, then is the new level: no
+// more alerts at that level, while a rise above it alerts against it.
+TEST(RulesTest, TrafficAnomalyLearnsALastingLevelShiftButNotABurst) {
+  RuleSet set = DefaultRuleSet();
+  for (auto& r : set.rules) {
+    if (r.name == "traffic_anomaly") {
+      r.threshold = 100, r.window = std::chrono::seconds(1), r.params["warmup_buckets"] = 10;
+      r.params["learn_after_buckets"] = 4;
+    }
+  }
+  RulesEngine engine(set);
+  Alerts alerts;
+  int64_t t = kT0;
+  auto second = [&](int packets) {  // `packets` UDP samples spread over one second
+    for (int i = 0; i < packets; ++i) {
+      engine.OnPacketSample(
+          Packet("10.0.0.9", "10.0.0.1", 5000, 6000, kUdp, t + i * (kSecond / packets), 500),
+          alerts);
+    }
+    t += kSecond;
+  };
+  auto anomalies = [&] { return alerts.Of("traffic_anomaly"); };
+  for (int s = 0; s < 20; ++s) second(200 + (s % 3) * 10);
+  for (int burst = 0; burst < 2; ++burst) {  // two 3-bucket bursts: fewer than 4 in a row
+    for (int s = 0; s < 3; ++s) second(2000);
+    for (int s = 0; s < 3; ++s) second(200 + s * 10);
+  }
+  ASSERT_EQ(anomalies().size(), 6u) << "every bucket of both bursts";
+  EXPECT_NEAR(Evidence(anomalies()[5])["baseline_packets"].get<double>(), 210, 15);
+
+  const int64_t onset = t;
+  for (int s = 0; s < 10; ++s) second(4000 + (s % 3) * 10);  // a lasting rise
+  ASSERT_EQ(anomalies().size(), 10u) << "the onset and the next 3 buckets, then learned";
+  EXPECT_EQ(Evidence(anomalies()[6])["bucket_start_ns"].get<int64_t>(), onset);
+  second(40000);  // 10x the new level
+  second(4000);   // closes it
+  ASSERT_EQ(anomalies().size(), 11u);
+  EXPECT_NEAR(Evidence(anomalies()[10])["baseline_packets"].get<double>(), 4010, 20);
 }
 
 TEST(RulesTest, ARandomSourceFloodStaysInTheAdmissionFilter) {

@@ -63,6 +63,7 @@ PacketSample Packet(const std::string& src, const std::string& dst, uint16_t spo
   s.time_ns = time_ns;
   s.wire_len = wire_len;
   s.reason = reason;
+  if (proto == 1 || proto == 58) s.icmp_type = proto == 1 ? 8 : 128;  // echo request
   return s;
 }
 

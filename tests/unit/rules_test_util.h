@@ -29,7 +29,7 @@ FlowRecord Flow(const std::string& src, const std::string& dst, uint16_t sport, 
                 uint8_t proto, int64_t start_ns, uint8_t flags = NG_TCP_SYN, uint32_t fwd = 1,
                 uint32_t bwd = 0, uint32_t fwd_payload = 0, int64_t duration_ns = 0);
 
-/// A sampled UDP/TCP/ICMP packet from `src` to `dst`.
+/// A sampled UDP/TCP/ICMP packet from `src` to `dst` (ICMP: an echo request).
 PacketSample Packet(const std::string& src, const std::string& dst, uint16_t sport, uint16_t dport,
                     uint8_t proto, int64_t time_ns, uint32_t wire_len,
                     uint8_t reason = NG_SAMPLE_FIRST_N);

@@ -97,17 +97,11 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
     if (options_.detector_events)
       events_.OnFlowStart(Record(key, started, FlowEndReason::kIdleTimeout));
   }
-  // The kernel's sampling decision (ng_track), on the packet count after the step.
-  const uint64_t packets = ng_flow_packets(&entry);
-  uint8_t sample = 0;
-  if (pkt.dns_query && options_.sample_dns) {
-    sample = NG_SAMPLE_DNS_QUERY;
-  } else if (packets <= options_.sample_first_n) {
-    sample = NG_SAMPLE_FIRST_N;
-  } else if (options_.sample_every_k != 0 &&
-             (packets - options_.sample_first_n) % options_.sample_every_k == 0) {
-    sample = NG_SAMPLE_ONE_IN_K;
-  }
+  // The kernel's sampling decision (ng_track), on the flow's counts after the step.
+  const ng_sample_params sampling = {options_.sample_first_n, options_.sample_every_k,
+                                     static_cast<__u8>(options_.sample_dns)};
+  const uint8_t sample =
+      options_.detector_events ? ng_sample_reason(&entry, &pkt, side, &sampling) : 0;
   if (result & NG_STEP_FINISHED) {
     const bool fin = end_reason == NG_REASON_FIN;
     (fin ? stats_.flows_ended_fin : stats_.flows_ended_rst)++;
@@ -117,7 +111,7 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
     Erase(slot);
     events_.OnFlowEnd(Record(key, finished, fin ? FlowEndReason::kFin : FlowEndReason::kRst));
   }
-  if (sample != 0 && options_.detector_events) Sample(frame, wire_len, ts_ns, sample, key, side);
+  if (sample != 0) Sample(frame, wire_len, ts_ns, sample, key, side);
 }
 
 void FlowTable::Sample(std::span<const uint8_t> frame, uint32_t wire_len, uint64_t ts_ns,

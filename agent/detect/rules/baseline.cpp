@@ -38,13 +38,26 @@ std::optional<Anomaly> Baselines::Add(const RuleSpec& rule, uint8_t proto, int64
                    p.bytes > p.mean_bytes + sigma * std::max(std_b, 1.0))) {
       out = Anomaly{proto, p.bucket_start_ns, p.packets, p.bytes, p.mean_packets,
                     std_p, p.mean_bytes,      std_b};
+      p.run.Extend(p.packets, p.bytes);
+      const auto learn_after = static_cast<uint32_t>(Param(rule, "learn_after_buckets", 6));
+      if (learn_after > 0 && p.run.buckets >= learn_after) {
+        // A level that lasted learn_after buckets is the new normal.
+        const double n = p.run.buckets;
+        p.mean_packets = p.run.packets / n;
+        p.var_packets = std::max(0.0, p.run.packets_sq / n - p.mean_packets * p.mean_packets);
+        p.mean_bytes = p.run.bytes / n;
+        p.var_bytes = std::max(0.0, p.run.bytes_sq / n - p.mean_bytes * p.mean_bytes);
+        p.run = {};
+      }
     } else {
       Learn(p.packets, alpha, p.mean_packets, p.var_packets, p.buckets);
       Learn(p.bytes, alpha, p.mean_bytes, p.var_bytes, p.buckets);
       ++p.buckets;
+      p.run = {};
     }
     // Buckets with no sample at all are quiet buckets: they enter the baseline as zeros.
     const int64_t gaps = std::min<int64_t>((now_ns - p.bucket_start_ns) / bucket_ns - 1, 100);
+    if (gaps > 0) p.run = {};
     for (int64_t i = 0; i < gaps; ++i) {
       Learn(0, alpha, p.mean_packets, p.var_packets, p.buckets);
       Learn(0, alpha, p.mean_bytes, p.var_bytes, p.buckets);

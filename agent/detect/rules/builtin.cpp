@@ -28,15 +28,31 @@ bool Udp(const Event& e, const RuleSpec&) { return e.proto == kUdp; }
 bool FinScan(const Event& e, const RuleSpec&) { return TcpFirst(e, kFin); }
 bool XmasScan(const Event& e, const RuleSpec&) { return TcpFirst(e, kFin | kPsh | kUrg); }
 bool NullScan(const Event& e, const RuleSpec&) { return TcpFirst(e, 0); }
+// A finished flow that is one bare ACK answered by one RST: an ACK probe of an unfiltered
+// port. Connection tails open with a bare ACK too, once the FIN that ended a connection's flow
+// has gone by: the other side's ACK and FIN, or the closing ACK alone, unanswered. (Probes of
+// filtered ports, unanswered, look like the latter and are not counted.)
 bool AckScan(const Event& e, const RuleSpec&) {
-  return TcpFirst(e, kAck) && e.flow && e.flow->acc.first_payload_len == 0;
+  if (!TcpFirst(e, kAck) || !e.flow) return false;
+  const ng_dir_stats& fwd = e.flow->acc.dir[NG_DIR_FWD];
+  const ng_dir_stats& bwd = e.flow->acc.dir[NG_DIR_BWD];
+  constexpr int kRstBit = 2;
+  return fwd.payload.count == 1 && fwd.data_pkts == 0 && bwd.payload.count == 1 &&
+         bwd.flag_counts[kRstBit] == 1 && bwd.data_pkts == 0;
 }
 bool Icmp(const Event& e, const RuleSpec&) { return e.proto == kIcmp || e.proto == kIcmp6; }
 bool SynOrUdp(const Event& e, const RuleSpec& r) { return SynOnly(e, r) || Udp(e, r); }
+// ICMP other than echo replies: a host answering a ping flood is its victim, not a flooder.
+bool IcmpNotReply(const Event& e, const RuleSpec& r) {
+  if (!Icmp(e, r) || !e.sample) return false;
+  return e.sample->icmp_type != (e.proto == kIcmp ? 0 : 129);
+}
 
-// A finished flow whose initiator sent no payload and at most a few packets: a probe.
+// A finished connection attempt (first packet a bare SYN) whose initiator sent no payload and
+// at most a few packets: a probe. (The tail of a connection after the FIN that ended its flow,
+// an ACK and a FIN, is a flow of its own with no payload, but not an attempt.)
 bool Probe(const Event& e, const RuleSpec& r) {
-  if (e.proto != kTcp || !e.flow) return false;
+  if (!SynOnly(e, r) || !e.flow) return false;
   const ng_dir_stats& fwd = e.flow->acc.dir[NG_DIR_FWD];
   return fwd.data_pkts == 0 && fwd.payload.count <= Param(r, "max_probe_packets", 3);
 }
@@ -116,7 +132,7 @@ const std::map<std::string, Predicate>& Predicates() {
       {"null_scan", NullScan},      {"ack_scan", AckScan},
       {"ping_sweep", Icmp},         {"host_sweep", SynOrUdp},
       {"distributed_scan", Probe},  {"syn_flood", SynOnly},
-      {"udp_flood", Udp},           {"icmp_flood", Icmp},
+      {"udp_flood", Udp},           {"icmp_flood", IcmpNotReply},
       {"volumetric_ddos", nullptr}, {"reflection_amplification", Reflected},
       {"brute_force", AuthAttempt}, {"credential_spraying", AuthAttempt},
       {"dns_tunnel", DnsTunnel},    {"dga", Dga},
@@ -162,8 +178,8 @@ std::vector<RuleSpec> DefaultRules() {
                    M::kDistinctTargets, 10, 60s, "flows that start with FIN+PSH+URG"));
   r.push_back(Make("null_scan", "scan", "PortScan", "T1046", T::kFlowStart, K::kSource,
                    M::kDistinctTargets, 10, 60s, "TCP flows that start with no flag"));
-  r.push_back(Make("ack_scan", "scan", "PortScan", "T1046", T::kFlowStart, K::kSource,
-                   M::kDistinctTargets, 25, 60s, "flows that start with a bare ACK, no data"));
+  r.push_back(Make("ack_scan", "scan", "PortScan", "T1046", T::kFlowEnd, K::kSource,
+                   M::kDistinctTargets, 25, 60s, "single bare ACKs answered by a RST"));
   r.push_back(Make("ping_sweep", "scan", "PortScan", "T1046", T::kFlowStart, K::kSource,
                    M::kDistinctHosts, 10, 60s, "ICMP to many hosts"));
   r.push_back(Make("host_sweep", "scan", "PortScan", "T1046", T::kFlowStart, K::kSourcePort,
@@ -230,7 +246,8 @@ std::vector<RuleSpec> DefaultRules() {
   r.push_back(Make("traffic_anomaly", "anomaly", "Anomaly", "", T::kPacket, K::kDestination,
                    M::kPackets, 10000, 10s,
                    "a protocol's packet or byte rate far above its learned baseline"));
-  r.back().params = {{"alpha", 0.1}, {"sigma", 4}, {"warmup_buckets", 30}};
+  r.back().params = {
+      {"alpha", 0.1}, {"sigma", 4}, {"warmup_buckets", 30}, {"learn_after_buckets", 6}};
   r.back().high_factor = 4;
   r.back().critical_factor = 16;
   return r;

@@ -159,8 +159,18 @@ std::unique_ptr<RulesEngine::Active> RulesEngine::Build(RuleSpec spec, uint32_t 
   return active;
 }
 
-void RulesEngine::Replace(RuleSet rules) {
+std::vector<std::string> RulesEngine::Replace(RuleSet rules) {
   std::lock_guard lock(mu_);
+  std::vector<std::string> kept_overrides;
+  std::map<std::string, Override> overrides;
+  for (RuleSpec& spec : rules.rules) {
+    auto o = overrides_.find(spec.name);
+    if (o == overrides_.end() || o->second.file_enabled != spec.enabled) continue;
+    spec.enabled = o->second.enabled;
+    overrides.insert(*o);
+    kept_overrides.push_back(spec.name + (spec.enabled ? " enabled" : " disabled"));
+  }
+  overrides_ = std::move(overrides);
   std::vector<std::unique_ptr<Active>> next;
   for (RuleSpec& spec : rules.rules) {
     auto old = std::find_if(rules_.begin(), rules_.end(), [&](const auto& a) {
@@ -189,12 +199,17 @@ void RulesEngine::Replace(RuleSet rules) {
     }
   }
   source_ = std::move(rules.source);
+  return kept_overrides;
 }
 
 std::optional<RuleStatus> RulesEngine::SetEnabled(const std::string& name, bool enabled) {
   std::lock_guard lock(mu_);
   for (auto& r : rules_) {
     if (r->spec.name != name) continue;
+    // The file's value: the one an override in force replaced, else the rule's own.
+    auto o = overrides_.try_emplace(name, Override{enabled, r->spec.enabled}).first;
+    o->second.enabled = enabled;
+    if (o->second.file_enabled == enabled) overrides_.erase(o);
     r->spec.enabled = enabled;
     return RuleStatus{r->spec, r->alerts, r->table.size(), r->table.evictions()};
   }

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,9 +54,14 @@ class RulesEngine final : public Detector {
   void OnTick(int64_t now_ns) override;
 
   /// Puts a new rule set in force. Windows of rules kept under the same name (same key and
-  /// measure) survive, so a reload loses no evidence.
-  void Replace(RuleSet rules);
-  /// Enables or disables a rule; nullopt for an unknown name.
+  /// measure) survive, so a reload loses no evidence. A SetEnabled override survives too, as
+  /// long as the new set gives its rule the same `enabled` as the set it overrode (a file
+  /// edited on that point wins, and drops the override). Returns the overrides kept, as
+  /// "NAME enabled|disabled".
+  std::vector<std::string> Replace(RuleSet rules);
+  /// Enables or disables a rule until changed again, across reloads (see Replace) but not
+  /// across restarts (it is held in memory); nullopt for an unknown name. Setting a rule back to
+  /// its rules-file value drops the override.
   std::optional<RuleStatus> SetEnabled(const std::string& name, bool enabled);
   /// Every rule in file order with its counters.
   std::vector<RuleStatus> Rules() const;
@@ -82,6 +88,12 @@ class RulesEngine final : public Detector {
   // rules_ by trigger, in file order: an event meets only the rules that look at its kind.
   std::array<std::vector<Active*>, 4> by_trigger_;  // indexed by Trigger
   std::string source_;
+  // SetEnabled overrides by rule name, with the rules-file value each one overrides.
+  struct Override {
+    bool enabled = false;
+    bool file_enabled = false;
+  };
+  std::map<std::string, Override> overrides_;
   AdmissionFilter admission_;
   uint32_t next_index_ = 0;
 };
