@@ -158,6 +158,9 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < flows; ++i) {
       records.push_back(testing::SyntheticFlow(static_cast<testing::FlowKind>(i % 3), rng));
     }
+    // Handed over in the order they finish, as the agent's pipeline sees them.
+    std::stable_sort(records.begin(), records.end(),
+                     [](const FlowRecord& a, const FlowRecord& b) { return a.end_ns < b.end_ns; });
     // A flow's features as the agent computes them: the per-flow ones, then the context counts
     // over the flows finished before it (a fresh FlowContext per pass over the flows).
     const auto featurize = [mode](const FlowRecord& f, features::FlowContext& context) {
