@@ -34,6 +34,11 @@ struct Alert {
   std::string detector;            // e.g. "rule.port_scan"
   std::string evidence_json;       // JSON object: rule counters or top features
   bool degraded_coverage = false;  // produced while the data plane was losing events
+  // The source is one sender seen by a detection keyed by its destination (a flood, a
+  // distributed scan, ML denial of service): often spoofed, so it is no evidence against that
+  // address. Reputation and auto-block leave such alerts alone. Not stored: the evidence says
+  // "source": "sampled" for readers.
+  bool source_sampled = false;
   bool acknowledged = false;
   Feedback feedback = Feedback::kNone;
 };

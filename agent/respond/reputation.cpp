@@ -87,6 +87,11 @@ void Reputation::Save(Entry& entry) { store_.PutReputation(entry.record); }
 
 IpReputation Reputation::Record(const Alert& alert) {
   IpPrefix host;
+  if (alert.source_sampled) {  // a sender sampled by a flood detection: maybe spoofed
+    IpReputation none;
+    none.verdict = "neutral";
+    return none;
+  }
   try {
     host = HostPrefix(alert.src_addr);
   } catch (const std::invalid_argument&) {

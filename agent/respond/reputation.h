@@ -66,7 +66,8 @@ class Reputation {
   /// Raises the score of alert.src_addr by the alert's points (decaying the old score to
   /// alert.time_ns first), promotes it when it crosses the malicious threshold, remembers the
   /// alert id. Returns the address's reputation after the alert. An alert without a parsable
-  /// source address changes nothing (verdict "neutral", empty address).
+  /// source address changes nothing (verdict "neutral", empty address), nor does one whose
+  /// source is only sampled (Alert::source_sampled: a flood's sender, maybe spoofed).
   IpReputation Record(const Alert& alert);
   /// The reputation of `address` at `now_ns` (unknown addresses: score 0, verdict from the
   /// lists). Throws std::invalid_argument when `address` is not an IP address.

@@ -78,8 +78,9 @@ class AutoBlockTest : public ::testing::Test {
   }
 
   // Commits an alert like FlowSink does, then hands it to the policy.
-  int64_t Alert(const std::string& src, Severity severity) {
+  int64_t Alert(const std::string& src, Severity severity, bool source_sampled = false) {
     netguard::Alert a;
+    a.source_sampled = source_sampled;
     a.time_ns = WallNowNs();
     a.src_addr = src;
     a.dst_addr = "10.250.0.1";
@@ -133,6 +134,18 @@ TEST_F(AutoBlockTest, ASevereAlertBlocksItsSourceLinkedToItsAlerts) {
   Alert("198.51.100.7", Severity::kCritical);
   EXPECT_EQ(blocker_->counters().blocked.load(), 1u);
   EXPECT_EQ(Stored("198.51.100.7/32")->alert_ids.size(), 2u);
+}
+
+// A flood's alert names a sender it sampled, maybe a spoofed one: blocking it would let an
+// attacker get any address blocked, so it neither scores nor blocks.
+TEST_F(AutoBlockTest, ASampledSourceOfAFloodIsNeverScoredNorBlocked) {
+  for (int i = 0; i < 5; ++i) Alert("198.51.100.8", Severity::kCritical, true);
+  EXPECT_FALSE(Stored("198.51.100.8/32"));
+  EXPECT_FALSE(InKernel("198.51.100.8/32"));
+  EXPECT_EQ(reputation_->Get("198.51.100.8", WallNowNs()).alerts, 0u);
+  EXPECT_EQ(blocker_->counters().blocked.load(), 0u);
+  Alert("198.51.100.8", Severity::kCritical);  // the same address caught scanning
+  EXPECT_TRUE(Stored("198.51.100.8/32"));
 }
 
 TEST_F(AutoBlockTest, AScoreCrossingMinScoreBlocksWhateverTheSeverity) {

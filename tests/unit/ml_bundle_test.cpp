@@ -284,7 +284,9 @@ TEST_F(MlBundleTest, DenialOfServiceIsCountedPerVictim) {
   EXPECT_EQ(sink.alerts[0].alert_class, "BruteForce");
   EXPECT_EQ(sink.alerts[0].mitre_technique, "T1499.002");
   EXPECT_EQ(sink.alerts[0].src_addr, "198.18.0.0");
+  EXPECT_TRUE(sink.alerts[0].source_sampled);  // no evidence against 198.18.0.0 itself
   EXPECT_EQ(sink.alerts[1].alert_class, "PortScan");
+  EXPECT_FALSE(sink.alerts[1].source_sampled);
   EXPECT_EQ(detector.suppressed(), 19u);
 }
 

@@ -42,6 +42,7 @@ TEST(RulesTest, PortScanAlertsOnceAtTheThresholdWithItsCounters) {
   EXPECT_EQ(a.mitre_technique, "T1046");
   EXPECT_EQ(a.severity, Severity::kWarning);
   EXPECT_EQ(a.src_addr, "10.0.0.9");
+  EXPECT_FALSE(a.source_sampled);  // keyed by its source: the scanner itself
   EXPECT_EQ(a.dst_addr, "10.0.0.1");
   EXPECT_EQ(Evidence(a)["distinct_targets"], 10);
   EXPECT_EQ(Evidence(a)["threshold"], 10);
@@ -216,6 +217,8 @@ TEST(RulesTest, SynFloodPerDestinationNotPerSource) {
   EXPECT_EQ(floods[0].alert_class, "DoS-Flood");
   EXPECT_EQ(floods[0].mitre_technique, "T1498");
   EXPECT_EQ(floods[0].dst_addr, "10.0.0.1");
+  EXPECT_TRUE(floods[0].source_sampled);  // keyed by the victim: the source is a sample
+  EXPECT_NE(floods[0].evidence_json.find("\"source\":\"sampled\""), std::string::npos);
   EXPECT_GE(floods.back().severity, Severity::kHigh);  // >= 4x the threshold
   EXPECT_TRUE(alerts.Of("port_scan").empty());
 }

@@ -5,6 +5,17 @@
 #include <utility>
 
 namespace netguard::detect::ml {
+namespace {
+
+// Denial of service (MITRE T1498/T1499) is about its victim: its sources are often spoofed or
+// many, so it is counted per destination and its source is no evidence against that address.
+bool PerVictim(const Classifier& model, const Verdict& v) {
+  if (v.label < 0) return false;
+  const std::string& technique = model.bundle().classes[static_cast<size_t>(v.label)].mitre;
+  return technique.starts_with("T1498") || technique.starts_with("T1499");
+}
+
+}  // namespace
 
 MlDetector::MlDetector(std::shared_ptr<ModelSlot> slot, MlOptions options)
     : slot_(std::move(slot)),
@@ -78,11 +89,9 @@ void MlDetector::Flush(AlertSink& sink) {
 bool MlDetector::ShouldAlert(const Classifier& model, const Pending& p, const Verdict& v,
                              uint64_t& similar) {
   if (options_.repeat_window.count() == 0) return true;
-  // Denial of service (MITRE T1498/T1499) is counted per victim: its sources are often spoofed
-  // or many, and an alert per source of a random-source flood would be thousands a minute.
-  const std::string& technique =
-      v.label >= 0 ? model.bundle().classes[static_cast<size_t>(v.label)].mitre : std::string();
-  const bool per_victim = technique.starts_with("T1498") || technique.starts_with("T1499");
+  // One alert per victim for denial of service: one per source of a random-source flood would
+  // be thousands a minute.
+  const bool per_victim = PerVictim(model, v);
   const auto key =
       std::make_tuple(per_victim ? std::string() : Initiator(p.flow).address,
                       Responder(p.flow).address, std::string(model.LabelName(v.label)));
@@ -136,6 +145,8 @@ void MlDetector::EmitAlert(const Classifier& model, const Pending& p, const Verd
   alert.severity = v.label >= 0 && v.score >= 0.9 ? Severity::kHigh : Severity::kWarning;
   alert.mitre_technique = v.label >= 0 ? b.classes[static_cast<size_t>(v.label)].mitre : "";
   alert.detector = std::string(name());
+  alert.source_sampled = PerVictim(model, v);
+  if (alert.source_sampled) evidence["source"] = "sampled";
   alert.evidence_json = evidence.dump();
   sink.Emit(std::move(alert));
 }

@@ -533,6 +533,8 @@ void RulesEngine::MaybeAlert(Active& rule, const RuleKey& key, Window& w, double
   } else if (e.sample && e.sample->is_arp) {
     evidence["mac"] = MacText(MacValue(e.sample->arp.sender_mac));
   }
+  const bool by_destination = spec.key == KeyBy::kDestination;
+  if (by_destination) evidence["source"] = "sampled";
   if (spec.measure == Measure::kHistory) {
     const auto [mean, jitter] = Periodicity(w);
     evidence["mean_interval_s"] = mean;
@@ -541,7 +543,7 @@ void RulesEngine::MaybeAlert(Active& rule, const RuleKey& key, Window& w, double
 
   netguard::Alert alert;
   alert.time_ns = now;
-  const bool by_destination = spec.key == KeyBy::kDestination;
+  alert.source_sampled = by_destination;
   if (e.src) alert.src_addr = AddressText(e.src, e.family);
   if (e.dst && !(e.sample && e.sample->is_arp)) alert.dst_addr = AddressText(e.dst, e.family);
   if (!by_destination && spec.key != KeyBy::kSource) alert.dst_port = key.port;
