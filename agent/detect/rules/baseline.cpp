@@ -19,6 +19,12 @@ void Learn(double x, double alpha, double& mean, double& var, uint32_t n) {
   var = (1 - alpha) * (var + alpha * diff * diff);
 }
 
+// Above the mean by sigma standard deviations (at least 1, so a flat baseline still needs a
+// margin) and by min_ratio times.
+bool Above(const SurgeSettings& s, double x, double mean, double var) {
+  return x > mean + s.sigma * std::max(std::sqrt(var), 1.0) && x >= s.min_ratio * mean;
+}
+
 }  // namespace
 
 std::optional<Anomaly> Baselines::Add(const RuleSpec& rule, uint8_t proto, int64_t now_ns,
@@ -69,6 +75,72 @@ std::optional<Anomaly> Baselines::Add(const RuleSpec& rule, uint8_t proto, int64
   p.packets += packets;
   p.bytes += bytes;
   return out;
+}
+
+SurgeSettings SurgeSettings::Of(const RuleSpec& rule, double cap) {
+  SurgeSettings s;
+  s.alpha = Param(rule, "alpha", s.alpha);
+  s.sigma = Param(rule, "sigma", s.sigma);
+  s.min_ratio = Param(rule, "min_ratio", s.min_ratio);
+  s.warmup = static_cast<uint32_t>(Param(rule, "warmup_windows", s.warmup));
+  s.learn_after = static_cast<uint32_t>(Param(rule, "learn_after_windows", s.learn_after));
+  s.threshold = rule.threshold;
+  s.min_bytes = Param(rule, "min_bytes", 0);
+  s.cap = cap;
+  return s;
+}
+
+bool SourceBaseline::Surge(const SurgeSettings& s, double sources, double bytes,
+                           SurgeBasis& basis) const {
+  if (windows < s.warmup) {
+    basis = SurgeBasis::kWarmup;
+    return true;
+  }
+  // The distinct count stops at the cap: when even the cap would not stand out, only the
+  // bytes can show a surge.
+  if (Above(s, s.cap, mean_sources, var_sources)) {
+    basis = SurgeBasis::kSources;
+    return Above(s, sources, mean_sources, var_sources);
+  }
+  basis = SurgeBasis::kBytes;
+  return Above(s, bytes, mean_bytes, var_bytes);
+}
+
+void SourceBaseline::Close(const SurgeSettings& s, int64_t now_ns, int64_t window_ns) {
+  SurgeBasis basis;
+  const bool fixed = peak_sources >= s.threshold && peak_bytes >= s.min_bytes;
+  if (fixed && windows >= s.warmup && Surge(s, peak_sources, peak_bytes, basis)) {
+    ++run.windows;
+    run.sources += peak_sources;
+    run.sources_sq += peak_sources * peak_sources;
+    run.bytes += peak_bytes;
+    run.bytes_sq += peak_bytes * peak_bytes;
+    if (s.learn_after > 0 && run.windows >= s.learn_after) {
+      // A level that lasted learn_after windows is the new normal.
+      const double n = run.windows;
+      mean_sources = run.sources / n;
+      var_sources = std::max(0.0, run.sources_sq / n - mean_sources * mean_sources);
+      mean_bytes = run.bytes / n;
+      var_bytes = std::max(0.0, run.bytes_sq / n - mean_bytes * mean_bytes);
+      run = {};
+    }
+  } else {
+    Learn(peak_sources, s.alpha, mean_sources, var_sources, windows);
+    Learn(peak_bytes, s.alpha, mean_bytes, var_bytes, windows);
+    ++windows;
+    run = {};
+  }
+  // Periods with no event at all were quiet: they enter the baseline as zeros.
+  const int64_t periods = (now_ns - period_start_ns) / window_ns;
+  const int64_t gaps = std::min<int64_t>(periods - 1, 100);
+  if (gaps > 0) run = {};
+  for (int64_t i = 0; i < gaps; ++i) {
+    Learn(0, s.alpha, mean_sources, var_sources, windows);
+    Learn(0, s.alpha, mean_bytes, var_bytes, windows);
+    ++windows;
+  }
+  period_start_ns += periods * window_ns;
+  peak_sources = peak_bytes = 0;
 }
 
 }  // namespace netguard::detect::rules

@@ -1,8 +1,10 @@
-// Traffic baseline: per-protocol packet and byte rates per bucket against an EWMA mean and
-// variance learned from the sampled packets; the traffic_anomaly rule.
+// Traffic baselines: per-protocol packet and byte rates per bucket against an EWMA mean and
+// variance learned from the sampled packets (the traffic_anomaly rule), and per-destination
+// distinct-source counts per window (volumetric_ddos).
 #ifndef NETGUARD_AGENT_DETECT_RULES_BASELINE_H_
 #define NETGUARD_AGENT_DETECT_RULES_BASELINE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -55,6 +57,58 @@ class Baselines {
     Run run;               // the anomalous buckets just before this one
   };
   std::map<uint8_t, Protocol> protocols_;  // at most 256 entries
+};
+
+/// The settings of a per-destination baseline (volumetric_ddos), read once per spec.
+struct SurgeSettings {
+  double alpha = 0.1;        // weight of the newest window
+  double sigma = 4;          // standard deviations above the mean that make a surge
+  double min_ratio = 2;      // ... and at least this multiple of the mean
+  uint32_t warmup = 30;      // windows learned before the baseline judges (warmup_windows)
+  uint32_t learn_after = 6;  // surges in a row that become the baseline (learn_after_windows)
+  double threshold = 0;      // the fixed conditions a surge must also meet
+  double min_bytes = 0;
+  double cap = 0;  // the cap on the distinct count (the window's max_seen)
+  static SurgeSettings Of(const RuleSpec& rule, double cap);
+};
+
+/// What judged a destination's window.
+enum class SurgeBasis : uint8_t {
+  kWarmup,   // too few windows learned: the fixed thresholds alone
+  kSources,  // the distinct sources against their baseline
+  kBytes,    // the bytes against theirs: the sources' baseline is too near the cap to show a surge
+};
+
+/// The EWMA baseline of one destination's distinct sources and bytes per window, kept in its
+/// window (bounded with it by the rule's LRU). Time is cut into periods of one window from the
+/// destination's first event; a period's value is the peak of the rolling measure within it.
+/// A closed period enters the baseline unless it met the fixed conditions and was a surge,
+/// except the learn_after-th surge in a row: the baseline then becomes that run's mean and
+/// variance (a lasting rise is the new level). Periods without events enter as zeros.
+struct SourceBaseline {
+  int64_t period_start_ns = 0;
+  double peak_sources = 0, peak_bytes = 0;  // in the current period
+  double mean_sources = 0, var_sources = 0, mean_bytes = 0, var_bytes = 0;
+  uint32_t windows = 0;  // learned so far
+  struct Run {           // the surges in a row just before this period
+    uint32_t windows = 0;
+    double sources = 0, sources_sq = 0, bytes = 0, bytes_sq = 0;
+  } run;
+
+  /// Records the rolling measure at `now_ns`, first closing the period it ends, if any.
+  void Observe(const SurgeSettings& s, int64_t now_ns, int64_t window_ns, double sources,
+               double bytes) {
+    if (period_start_ns == 0) period_start_ns = now_ns;
+    if (now_ns >= period_start_ns + window_ns) Close(s, now_ns, window_ns);
+    peak_sources = std::max(peak_sources, sources);
+    peak_bytes = std::max(peak_bytes, bytes);
+  }
+  /// Whether `sources`/`bytes` (meeting the fixed conditions) are a surge over the baseline,
+  /// and on what basis; before warmup every window is one (the fixed thresholds decide).
+  bool Surge(const SurgeSettings& s, double sources, double bytes, SurgeBasis& basis) const;
+
+ private:
+  void Close(const SurgeSettings& s, int64_t now_ns, int64_t window_ns);
 };
 
 }  // namespace netguard::detect::rules

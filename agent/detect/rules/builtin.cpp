@@ -196,8 +196,12 @@ std::vector<RuleSpec> DefaultRules() {
                    M::kPackets, 20000, 10s, "ICMP packets to one destination"));
   r.push_back(Make("volumetric_ddos", "flood", "DoS-Flood", "T1498", T::kPacket, K::kDestination,
                    M::kDistinctSources, 100, 10s,
-                   "many sources sending more than min_bytes to one destination"));
-  r.back().params = {{"min_bytes", 100e6}};
+                   "many sources, over the destination's learned level, sending more than "
+                   "min_bytes to one destination"));
+  // Judged against the destination's EWMA baseline of sources (and bytes) per window too,
+  // once warmup_windows windows are learned.
+  r.back().params = {{"min_bytes", 100e6}, {"alpha", 0.1},         {"sigma", 4},
+                     {"min_ratio", 2},     {"warmup_windows", 30}, {"learn_after_windows", 30}};
   r.push_back(Make("reflection_amplification", "flood", "DoS-Flood", "T1498", T::kFlowStart,
                    K::kDestination, M::kEvents, 200, 10s,
                    "UDP responses from amplifier ports that no request of the target opened"));

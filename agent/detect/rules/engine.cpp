@@ -120,19 +120,24 @@ struct RulesEngine::Active {
   std::unique_ptr<WindowTable> macs;     // arp_spoof: the MAC each address was last seen with
   std::unique_ptr<Baselines> baselines;  // traffic_anomaly
   uint64_t alerts = 0;
-  // min_bytes, read once per spec rather than per event.
+  // min_bytes and the baseline's settings, read once per spec rather than per event.
   bool bytes_bounded = false;
   double min_bytes = 0;
+  std::optional<SurgeSettings> surge;  // volumetric_ddos: judged against a baseline
   Active(RuleSpec s, Predicate p, uint32_t i, const EngineOptions& o)
       : spec(std::move(s)),
         predicate(p),
         index(i),
         table(std::chrono::nanoseconds(spec.window).count(), o.max_keys_per_rule, MaxSeen(o)) {
-    ReadSettings();
+    ReadSettings(o);
   }
-  void ReadSettings() {
+  void ReadSettings(const EngineOptions& o) {
     bytes_bounded = spec.params.contains("min_bytes");
     min_bytes = Param(spec, "min_bytes", 0);
+    surge.reset();
+    if (spec.params.contains("warmup_windows")) {
+      surge = SurgeSettings::Of(spec, static_cast<double>(MaxSeen(o)));
+    }
   }
   size_t MaxSeen(const EngineOptions& o) const {
     if (spec.measure == Measure::kHistory) return std::max<uint32_t>(spec.threshold, 2) * 2;
@@ -184,7 +189,7 @@ std::vector<std::string> RulesEngine::Replace(RuleSet rules) {
     std::unique_ptr<Active> kept = std::move(*old);
     kept->spec = std::move(spec);
     kept->predicate = kept->spec.kind == "custom" ? nullptr : BuiltinPredicate(kept->spec.name);
-    kept->ReadSettings();
+    kept->ReadSettings(options_);
     kept->table.Reconfigure(std::chrono::nanoseconds(kept->spec.window).count(),
                             options_.max_keys_per_rule, kept->MaxSeen(options_));
     next.push_back(std::move(kept));
@@ -469,8 +474,14 @@ void RulesEngine::Apply(Active& rule, const Event& e, AlertSink& sink) {
   double measure = distinct                 ? static_cast<double>(w.distinct.size())
                    : m == Measure::kHistory ? static_cast<double>(w.seen.size())
                                             : w.Total();
+  if (rule.surge) {
+    if (!w.baseline) w.baseline = std::make_unique<SourceBaseline>();
+    w.baseline->Observe(*rule.surge, e.time_ns, window_ns, measure, w.Total());
+  }
   if (measure < rule.spec.threshold) return;
   if (rule.min_bytes > 0 && w.Total() < rule.min_bytes) return;
+  SurgeBasis basis;
+  if (rule.surge && !w.baseline->Surge(*rule.surge, measure, w.Total(), basis)) return;
   if (m == Measure::kHistory) {
     const auto [mean, jitter] = Periodicity(w);
     if (jitter > Param(rule.spec, "max_jitter", 0.15) ||
@@ -539,6 +550,19 @@ void RulesEngine::MaybeAlert(Active& rule, const RuleKey& key, Window& w, double
     const auto [mean, jitter] = Periodicity(w);
     evidence["mean_interval_s"] = mean;
     evidence["jitter"] = jitter;
+  }
+  if (rule.surge && w.baseline) {
+    const SourceBaseline& b = *w.baseline;
+    SurgeBasis basis;
+    b.Surge(*rule.surge, value, w.Total(), basis);
+    evidence["baseline"] = basis == SurgeBasis::kWarmup    ? "warmup"
+                           : basis == SurgeBasis::kSources ? "sources"
+                                                           : "bytes";
+    evidence["baseline_windows"] = b.windows;
+    evidence["baseline_sources"] = b.mean_sources;
+    evidence["baseline_sources_std"] = std::sqrt(b.var_sources);
+    evidence["baseline_bytes"] = b.mean_bytes;
+    evidence["baseline_bytes_std"] = std::sqrt(b.var_bytes);
   }
 
   netguard::Alert alert;

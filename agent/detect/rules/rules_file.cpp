@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <set>
@@ -212,6 +213,27 @@ void CheckFactors(const Reader& r, const YAML::Node& node, const RuleSpec& rule)
   }
 }
 
+// A built-in rule's setting: most are amounts (0..1e15); the baselines' are narrower.
+double Setting(const Reader& r, const YAML::Node& v, const std::string& key) {
+  struct Range {
+    double min, max;
+    bool whole;
+  };
+  static const std::map<std::string, Range, std::less<>> kRanges = {
+      {"alpha", {1e-6, 1, false}},
+      {"sigma", {0, 1000, false}},
+      {"min_ratio", {1, 1e6, false}},
+      {"warmup_windows", {0, 1e6, true}},
+      {"learn_after_windows", {0, 1e6, true}},
+      {"warmup_buckets", {0, 1e6, true}},
+      {"learn_after_buckets", {0, 1e6, true}}};
+  const auto it = kRanges.find(key);
+  const Range range = it == kRanges.end() ? Range{0, 1e15, false} : it->second;
+  const double x = r.Number(v, key, range.min, range.max);
+  if (range.whole && x != std::floor(x)) r.Fail(v, key + ": expected a whole number");
+  return x;
+}
+
 void ApplyBuiltin(const std::string& file, const YAML::Node& node, RuleSpec& rule) {
   Reader r(file, rule.name);
   if (!node.IsMap()) r.Fail(node, "expected a mapping of settings");
@@ -220,7 +242,7 @@ void ApplyBuiltin(const std::string& file, const YAML::Node& node, RuleSpec& rul
     const std::string key = item.first.as<std::string>();
     if (ApplyCommon(r, key, item.second, rule)) continue;
     if (!rule.params.count(key)) r.Fail(item.first, "unknown setting '" + key + "'");
-    rule.params[key] = r.Number(item.second, key, 0, 1e15);
+    rule.params[key] = Setting(r, item.second, key);
   }
   CheckFactors(r, node, rule);
 }

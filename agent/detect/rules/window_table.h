@@ -8,8 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <unordered_map>
 #include <vector>
+
+#include "detect/rules/baseline.h"
 
 namespace netguard::detect::rules {
 
@@ -62,6 +65,7 @@ struct Window {
   int64_t alert_start_ns = 0;  // start of the current aggregation period, 0 = none
   double alert_value = 0;      // measure when last alerted
   std::list<RuleKey>::iterator lru;
+  std::unique_ptr<SourceBaseline> baseline;  // volumetric_ddos: the destination's baseline
 
   /// Sum of the weights within the window.
   double Total() const;
