@@ -111,6 +111,21 @@ TEST(RulesDdosTest, AFreshAgentAlertsOnABigFloodOnTheFixedThresholds) {
   EXPECT_EQ(ev["baseline_windows"], 0);
 }
 
+// 1000 usual clients leave no room under the distinct cap (1601) for a 2x surge of sources: the
+// bytes judge instead.
+TEST(RulesDdosTest, NearTheDistinctCapTheBytesJudge) {
+  Server server(Volumetric(/*warmup=*/10));
+  for (int w = 0; w < 12; ++w) server.Window(1000);
+  const size_t before = server.Ddos().size();
+  for (int w = 0; w < 3; ++w) server.Window(1000);
+  EXPECT_EQ(server.Ddos().size(), before);
+  server.Window(3000);
+  ASSERT_EQ(server.Ddos().size(), before + 1);
+  const auto ev = Evidence(server.Ddos().back());
+  EXPECT_EQ(ev["baseline"], "bytes");
+  EXPECT_NEAR(ev["baseline_bytes"].get<double>(), 1000 * 1500.0, 1000 * 150.0);
+}
+
 // A rise that lasts learn_after_windows windows is the new level; a surge above it alerts.
 TEST(RulesDdosTest, ALastingRiseBecomesTheBaseline) {
   Server server(Volumetric(/*warmup=*/5, /*learn_after=*/3));

@@ -90,26 +90,28 @@ SurgeSettings SurgeSettings::Of(const RuleSpec& rule, double cap) {
   return s;
 }
 
-bool SourceBaseline::Surge(const SurgeSettings& s, double sources, double bytes,
-                           SurgeBasis& basis) const {
-  if (windows < s.warmup) {
-    basis = SurgeBasis::kWarmup;
-    return true;
-  }
+SurgeBasis SourceBaseline::Basis(const SurgeSettings& s) const {
+  if (windows < s.warmup) return SurgeBasis::kWarmup;
   // The distinct count stops at the cap: when even the cap would not stand out, only the
   // bytes can show a surge.
-  if (Above(s, s.cap, mean_sources, var_sources)) {
-    basis = SurgeBasis::kSources;
-    return Above(s, sources, mean_sources, var_sources);
+  return Above(s, s.cap, mean_sources, var_sources) ? SurgeBasis::kSources : SurgeBasis::kBytes;
+}
+
+bool SourceBaseline::Surge(const SurgeSettings& s, double sources, double bytes) const {
+  switch (Basis(s)) {
+    case SurgeBasis::kWarmup:
+      return true;
+    case SurgeBasis::kSources:
+      return Above(s, sources, mean_sources, var_sources);
+    case SurgeBasis::kBytes:
+      return Above(s, bytes, mean_bytes, var_bytes);
   }
-  basis = SurgeBasis::kBytes;
-  return Above(s, bytes, mean_bytes, var_bytes);
+  return true;
 }
 
 void SourceBaseline::Close(const SurgeSettings& s, int64_t now_ns, int64_t window_ns) {
-  SurgeBasis basis;
   const bool fixed = peak_sources >= s.threshold && peak_bytes >= s.min_bytes;
-  if (fixed && windows >= s.warmup && Surge(s, peak_sources, peak_bytes, basis)) {
+  if (fixed && windows >= s.warmup && Surge(s, peak_sources, peak_bytes)) {
     ++run.windows;
     run.sources += peak_sources;
     run.sources_sq += peak_sources * peak_sources;

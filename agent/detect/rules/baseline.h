@@ -103,9 +103,12 @@ struct SourceBaseline {
     peak_sources = std::max(peak_sources, sources);
     peak_bytes = std::max(peak_bytes, bytes);
   }
-  /// Whether `sources`/`bytes` (meeting the fixed conditions) are a surge over the baseline,
-  /// and on what basis; before warmup every window is one (the fixed thresholds decide).
-  bool Surge(const SurgeSettings& s, double sources, double bytes, SurgeBasis& basis) const;
+  /// What judges a window now: warmup, its sources or (sources' baseline too near the cap to
+  /// show a surge) its bytes.
+  SurgeBasis Basis(const SurgeSettings& s) const;
+  /// Whether `sources`/`bytes` (meeting the fixed conditions) are a surge over the baseline;
+  /// before warmup every window is one (the fixed thresholds decide).
+  bool Surge(const SurgeSettings& s, double sources, double bytes) const;
 
  private:
   void Close(const SurgeSettings& s, int64_t now_ns, int64_t window_ns);

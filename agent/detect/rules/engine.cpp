@@ -480,8 +480,7 @@ void RulesEngine::Apply(Active& rule, const Event& e, AlertSink& sink) {
   }
   if (measure < rule.spec.threshold) return;
   if (rule.min_bytes > 0 && w.Total() < rule.min_bytes) return;
-  SurgeBasis basis;
-  if (rule.surge && !w.baseline->Surge(*rule.surge, measure, w.Total(), basis)) return;
+  if (rule.surge && !w.baseline->Surge(*rule.surge, measure, w.Total())) return;
   if (m == Measure::kHistory) {
     const auto [mean, jitter] = Periodicity(w);
     if (jitter > Param(rule.spec, "max_jitter", 0.15) ||
@@ -553,8 +552,7 @@ void RulesEngine::MaybeAlert(Active& rule, const RuleKey& key, Window& w, double
   }
   if (rule.surge && w.baseline) {
     const SourceBaseline& b = *w.baseline;
-    SurgeBasis basis;
-    b.Surge(*rule.surge, value, w.Total(), basis);
+    const SurgeBasis basis = b.Basis(*rule.surge);
     evidence["baseline"] = basis == SurgeBasis::kWarmup    ? "warmup"
                            : basis == SurgeBasis::kSources ? "sources"
                                                            : "bytes";
