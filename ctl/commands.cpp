@@ -36,9 +36,12 @@ std::string Canonical(const std::string& text) {
   return text;
 }
 
+// A stream that ends with one of these is resumed: the agent went away or restarts. A call
+// that reaches an agent while it shuts down is CANCELLED by it (ngctl cancels none itself).
 bool Retryable(grpc::StatusCode code) {
   return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::UNKNOWN ||
-         code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::ABORTED;
+         code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::ABORTED ||
+         code == grpc::StatusCode::CANCELLED;
 }
 
 // Rows printed as they come: a StreamTable, or JSON lines.
