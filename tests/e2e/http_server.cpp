@@ -25,8 +25,8 @@ bool Readable(int fd, const std::atomic<bool>& stop, Clock::time_point until) {
 
 }  // namespace
 
-HttpServer::HttpServer(int ns_fd, const std::string& ip, std::string body)
-    : listener_(BoundSocket(ns_fd, SOCK_STREAM, ip, 0)),
+HttpServer::HttpServer(int ns_fd, const std::string& ip, std::string body, uint16_t port)
+    : listener_(BoundSocket(ns_fd, SOCK_STREAM, ip, port)),
       port_(LocalPort(listener_.get())),
       body_(std::move(body)) {
   if (listen(listener_.get(), 64) != 0) {

@@ -11,13 +11,13 @@
 
 namespace netguard::e2e {
 
-/// Serves on `ip`:<ephemeral port> in the namespace `ns_fd`, one connection at a time on its own
-/// thread: a complete request head gets 200 with `body` and "Connection: close"; the server then
-/// waits (bounded) for the client's FIN, so a capture holds whole connections. Every wait is
-/// bounded; the destructor stops the thread.
+/// Serves on `ip`:`port` (0: an ephemeral port) in the namespace `ns_fd`, one connection at a time
+/// on its own thread: a complete request head gets 200 with `body` and "Connection: close"; the
+/// server then waits (bounded) for the client's FIN, so a capture holds whole connections. Every
+/// wait is bounded; the destructor stops the thread.
 class HttpServer {
  public:
-  HttpServer(int ns_fd, const std::string& ip, std::string body);
+  HttpServer(int ns_fd, const std::string& ip, std::string body, uint16_t port = 0);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -1,19 +1,21 @@
 // End to end: more behavioural rules on real traffic, netguardd (eBPF) on the sensor's veth with
-// a rules file. The sensor namespace gets extra addresses: a web server (nginx, port 80) and 12
-// "Windows hosts" answering WinRM logins (nginx, port 5985, 401 to everyone). From peer
-// address A:
-//   - slowhttptest slowloris (40 connections, 15 s) -> slow_http (T1499), raised while the
-//                                                      connections are still held open
-//   - slowhttptest slow read (40 connections, 15 s) -> slow_http (T1499) on a second address,
+// the shipped rules file (every threshold at its default). The sensor namespace gets extra
+// addresses: a web server (nginx, port 80) and 12 "Windows hosts" answering WinRM logins (nginx,
+// port 5985, 401 to everyone). From peer address A:
+//   - slowhttptest slowloris (40 connections, 45 s) -> slow_http (T1499) once they have lasted
+//                                                      30 s, while they are still held open
+//   - slowhttptest slow read (40 connections, 45 s) -> slow_http (T1499) on a second address,
 //                                                      likewise
-//   - an hping3 UDP flood                           -> udp_flood (T1498)
-//   - an hping3 ICMP echo flood the sensor answers  -> icmp_flood (T1498) from A on the sensor
+//   - an hping3 UDP flood, 5 x 13000 packets (< 3 s)     -> udp_flood (T1498)
+//   - an hping3 ICMP echo flood the sensor answers,
+//     3 x 9000 packets (< 3 s)                           -> icmp_flood (T1498) from A on the sensor
 //   - hydra: one password against the 12 hosts      -> credential_spraying (T1110.003)
 //   - gratuitous ARP announcements from one MAC     -> garp_storm (T1557.002)
 // From B, the benign versions: HTTP GETs, one failed login, a few UDP packets and pings, one
 // gratuitous ARP announcing its own address -> nothing. Every command is bounded in time.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -52,13 +54,11 @@ class RulesAttacksE2eTest : public RulesE2eFixture {
     AddSensorAddress(slow_read_web_);
     StartNginx();
     rules_ = state_ + "/rules.yaml";
-    WriteRules(
-        "rules:\n"
-        "  slow_http: {min_duration_s: 6}\n"
-        "  udp_flood: {threshold: 2000}\n"
-        "  icmp_flood: {threshold: 2000}\n");
-    ASSERT_NO_FATAL_FAILURE(WriteConfig(
-        "flows:\n  idle_timeout: 5s\n  sweep_interval: 200ms\nrules:\n  file: " + rules_ + "\n"));
+    WriteRules(ShippedRules());
+    // flows.idle_timeout stays at its default (30 s): a slow reader's connection can be quiet
+    // for seconds while the server's zero-window probes back off.
+    ASSERT_NO_FATAL_FAILURE(
+        WriteConfig("flows:\n  sweep_interval: 200ms\nrules:\n  file: " + rules_ + "\n"));
   }
 
   void TearDown() override {
@@ -101,14 +101,14 @@ class RulesAttacksE2eTest : public RulesE2eFixture {
                               .output_path = state_ + "/nginx.log"});
   }
 
-  /// slowhttptest `args` from A in the background, bounded to 25 s; its output goes to
+  /// slowhttptest `args` from A in the background, bounded to 50 s; its output goes to
   /// state_/`name`.log.
   std::unique_ptr<ChildProcess> SlowHttpTest(std::vector<std::string> args,
                                              const std::string& name) {
     const std::string log = state_ + "/" + name + ".log";
     dump_on_failure_.push_back(log);
     args.insert(args.begin(), "slowhttptest");
-    std::vector<std::string> command = PeerCommand(args, 25);
+    std::vector<std::string> command = PeerCommand(args, 50);
     command.insert(command.begin(), "/usr/bin/env");  // ChildProcess takes a path
     return std::make_unique<ChildProcess>(command, ChildProcess::Options{.output_path = log});
   }
@@ -142,14 +142,16 @@ TEST_F(RulesAttacksE2eTest,
 
   // Slowloris from A, in the background: 40 connections held open with a header line a second;
   // and a slow read of an 8 MiB file on the second web address: 40 connections that asked once
-  // and read through a 16-32 byte window.
+  // and read through a 16-32 byte window. Both last 45 s: slow_http (min_duration_s 30) alerts
+  // after 30 s; the other attacks run meanwhile.
+  const auto slow_start = std::chrono::steady_clock::now();
   slowloris_ = SlowHttpTest({"-H", "-c", "40", "-r", "40", "-i", "1", "-x", "24", "-p", "3", "-l",
-                             "15", "-u", "http://" + web_ + "/"},
+                             "45", "-u", "http://" + web_ + "/"},
                             "slowloris");
   slow_read_ =
       SlowHttpTest({"-X", "-c", "40", "-r", "40", "-w", "16",
                     "-y", "32", "-n", "2",  "-z", "32", "-k",
-                    "3",  "-p", "3",  "-l", "15", "-u", "http://" + slow_read_web_ + "/big.bin"},
+                    "3",  "-p", "3",  "-l", "45", "-u", "http://" + slow_read_web_ + "/big.bin"},
                    "slowread");
 
   // Benign, from B, while the slowloris connections are held.
@@ -168,7 +170,29 @@ TEST_F(RulesAttacksE2eTest,
             6);
   ASSERT_NO_FATAL_FAILURE(SendArp(mac, b, b, 1, 1, milliseconds(0)));
 
-  // slow_http fires for each server while slowhttptest still holds its connections open.
+  // The other attacks, from A, while the slow connections are held. A UDP flood of 65000
+  // packets (5 flows, -k keeps each one's source port) over udp_flood's 50000 in 10 s.
+  EXPECT_GE(Flood({"--udp", "-p", "9999", "-k", "-a", a}, 5, 13000), 50000)
+      << "the UDP flood sent too little within " << kFloodSeconds << " s";
+  // An echo flood that the sensor answers, 27000 requests (over icmp_flood's 20000 in 10 s) in
+  // 3 flows whose requests and replies alternate; each direction's 1-in-K samples stand for its
+  // own packets, the replies count against nobody.
+  EXPECT_GE(Flood({"--icmp", "-a", a}, 3, 9000), 20000)
+      << "the ICMP flood sent too little within " << kFloodSeconds << " s";
+  std::string hydra;
+  EXPECT_EQ(
+      InPeer({"hydra", "-I", "-l", "administrator", "-p", "Winter2026!", "-M", state_ + "/hosts",
+              "-s", std::to_string(kWinRm), "-t", "1", "-w", "5", "http-get", "/wsman"},
+             30, &hydra),
+      0)
+      << hydra;
+  EXPECT_NE(hydra.find(std::to_string(kLoginHosts) + " of " + std::to_string(kLoginHosts) +
+                       " targets completed"),
+            std::string::npos)
+      << hydra;
+
+  // slow_http fires for each server while slowhttptest still holds its connections open, once 20 of
+  // them have lasted 30 s (and a sweep saw them).
   for (const auto& [target, attack] :
        {std::pair{web_, slowloris_.get()}, std::pair{slow_read_web_, slow_read_.get()}}) {
     json slow;
@@ -181,33 +205,21 @@ TEST_F(RulesAttacksE2eTest,
           }
           return !slow.is_null();
         },
-        kAlertVisible, milliseconds(200)))
+        std::chrono::duration_cast<milliseconds>(slow_start + std::chrono::seconds(44) -
+                                                 std::chrono::steady_clock::now()),
+        milliseconds(200)))
         << "no slow_http alert on " << target;
+    if (slow.is_null()) continue;
     EXPECT_TRUE(attack->Running())
         << "slow_http alerted only after the attack on " << target << " ended";
+    EXPECT_GE(std::chrono::steady_clock::now() - slow_start, std::chrono::seconds(30))
+        << "slow_http alerted before its connections lasted min_duration_s";
     EXPECT_GE(
         json::parse(Str(slow, "evidenceJson"), nullptr, false).value("distinct_connections", 0), 20)
         << slow.dump();
     EXPECT_EQ(Str(slow, "srcAddr"), a) << slow.dump();
     EXPECT_EQ(Str(slow, "mitreTechnique"), "T1499") << slow.dump();
   }
-
-  // The other attacks, from A.
-  EXPECT_TRUE(Hping({"--udp", "-p", "9999", "-a", a}, 4000, 100));
-  // An echo flood that the sensor answers: one flow whose requests and replies alternate; each
-  // direction's 1-in-K samples stand for its own packets, the replies count against nobody.
-  EXPECT_TRUE(Hping({"--icmp", "-a", a}, 4000, 100));
-  std::string hydra;
-  EXPECT_EQ(
-      InPeer({"hydra", "-I", "-l", "administrator", "-p", "Winter2026!", "-M", state_ + "/hosts",
-              "-s", std::to_string(kWinRm), "-t", "1", "-w", "5", "http-get", "/wsman"},
-             30, &hydra),
-      0)
-      << hydra;
-  EXPECT_NE(hydra.find(std::to_string(kLoginHosts) + " of " + std::to_string(kLoginHosts) +
-                       " targets completed"),
-            std::string::npos)
-      << hydra;
 
   // Last (the sensor's neighbour entry for A then points at a bogus MAC): a gratuitous ARP
   // storm, 30 announcements of A's address from one MAC in 0.6 s.

@@ -7,11 +7,22 @@
 
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 namespace netguard::e2e {
 
 using nlohmann::json;
+
+std::string ShippedRules() {
+  std::ifstream in(NETGUARD_SOURCE_DIR "/packaging/rules.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_FALSE(text.str().empty()) << "no " NETGUARD_SOURCE_DIR "/packaging/rules.yaml";
+  return text.str();
+}
 
 void RulesE2eFixture::WriteRules(const std::string& yaml) const {
   std::ofstream out(rules_, std::ios::trunc);
@@ -29,6 +40,53 @@ std::vector<std::string> RulesE2eFixture::PeerCommand(std::vector<std::string> a
 int RulesE2eFixture::InPeer(std::vector<std::string> argv, int seconds, std::string* output) const {
   std::string ignored;
   return RunCommand(PeerCommand(std::move(argv), seconds), output ? output : &ignored);
+}
+
+long RulesE2eFixture::Flood(const std::vector<std::string>& args, int processes, int count) const {
+  std::vector<std::unique_ptr<ChildProcess>> floods;
+  std::vector<std::string> logs;
+  for (int i = 0; i < processes; ++i) {
+    logs.push_back(state_ + "/flood-" + std::to_string(i) + ".log");
+    std::ofstream(logs.back(), std::ios::trunc).close();
+    std::vector<std::string> command = {"/usr/bin/env",
+                                        "ip",
+                                        "netns",
+                                        "exec",
+                                        lab_->peer().name(),
+                                        "timeout",
+                                        "-s",
+                                        "INT",
+                                        "-k",
+                                        "1",
+                                        std::to_string(kFloodSeconds),
+                                        "hping3",
+                                        "-q",
+                                        "-c",
+                                        std::to_string(count),
+                                        "-i",
+                                        "u10"};
+    command.insert(command.end(), args.begin(), args.end());
+    command.push_back(lab_->sensor_ip());
+    floods.push_back(
+        std::make_unique<ChildProcess>(command, ChildProcess::Options{.output_path = logs.back()}));
+  }
+  long sent = 0;
+  const std::regex transmitted("([0-9]+) packets transmitted");
+  for (int i = 0; i < processes; ++i) {
+    EXPECT_TRUE(floods[i]->WaitExit(milliseconds((kFloodSeconds + 3) * 1000)))
+        << "flood " << i << " still running";
+    std::ifstream in(logs[i]);
+    std::stringstream output;
+    output << in.rdbuf();
+    const std::string text = output.str();
+    std::smatch m;
+    if (std::regex_search(text, m, transmitted)) {
+      sent += std::stol(m[1]);
+    } else {
+      ADD_FAILURE() << "hping3 said: " << text;
+    }
+  }
+  return sent;
 }
 
 int RulesE2eFixture::Curl(const std::string& source_ip, const std::string& host,

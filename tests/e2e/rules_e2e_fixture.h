@@ -1,6 +1,7 @@
-// What the rules end-to-end tests share: netguardd (eBPF) on the sensor's veth with a rules file,
-// tools run in the peer namespace (bounded in time), hand-made ARP frames from the peer's
-// interface, and the stored alerts by detector.
+// What the rules end-to-end tests share: netguardd (eBPF) on the sensor's veth with a rules file
+// (the shipped packaging/rules.yaml unless a test says why not), tools run in the peer namespace
+// (bounded in time), hand-made ARP frames from the peer's interface, and the stored alerts by
+// detector.
 #ifndef NETGUARD_TESTS_E2E_RULES_E2E_FIXTURE_H_
 #define NETGUARD_TESTS_E2E_RULES_E2E_FIXTURE_H_
 
@@ -16,6 +17,11 @@
 namespace netguard::e2e {
 
 inline constexpr milliseconds kAlertVisible{15000};
+/// Bound of every flood (each hping3 process of one is stopped by SIGINT after it).
+inline constexpr int kFloodSeconds = 3;
+
+/// The shipped rules file (packaging/rules.yaml): every built-in rule at its default.
+std::string ShippedRules();
 
 class RulesE2eFixture : public DaemonE2eTest {
  protected:
@@ -28,6 +34,11 @@ class RulesE2eFixture : public DaemonE2eTest {
   std::vector<std::string> PeerCommand(std::vector<std::string> argv, int seconds) const;
   /// Runs a tool in the peer namespace, bounded to `seconds`; returns its exit status.
   int InPeer(std::vector<std::string> argv, int seconds = 30, std::string* output = nullptr) const;
+
+  /// A flood from the peer namespace at the sensor: `processes` hping3 at once, each sending
+  /// `count` packets (`args`, e.g. --udp -p 9999 -k) 10 us apart and stopped by SIGINT after
+  /// kFloodSeconds if not done (their output in state_/flood-N.log). Packets sent in all.
+  long Flood(const std::vector<std::string>& args, int processes, int count) const;
 
   /// An HTTP GET from `source_ip` to `host`:`port`, bounded to 5 s; curl's exit status.
   int Curl(const std::string& source_ip, const std::string& host, uint16_t port) const;

