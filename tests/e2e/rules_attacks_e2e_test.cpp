@@ -6,9 +6,9 @@
 //                                                      30 s, while they are still held open
 //   - slowhttptest slow read (40 connections, 45 s) -> slow_http (T1499) on a second address,
 //                                                      likewise
-//   - an hping3 UDP flood, 5 x 13000 packets (< 3 s)     -> udp_flood (T1498)
+//   - an hping3 UDP flood, 5 x 13000 packets (< 6 s)     -> udp_flood (T1498)
 //   - an hping3 ICMP echo flood the sensor answers,
-//     3 x 9000 packets (< 3 s)                           -> icmp_flood (T1498) from A on the sensor
+//     3 x 9000 packets (< 6 s)                           -> icmp_flood (T1498) from A on the sensor
 //   - hydra: one password against the 12 hosts      -> credential_spraying (T1110.003)
 //   - gratuitous ARP announcements from one MAC     -> garp_storm (T1557.002)
 // From B, the benign versions: HTTP GETs, one failed login, a few UDP packets and pings, one

@@ -18,7 +18,7 @@ namespace netguard::e2e {
 
 inline constexpr milliseconds kAlertVisible{15000};
 /// Bound of every flood (each hping3 process of one is stopped by SIGINT after it).
-inline constexpr int kFloodSeconds = 3;
+inline constexpr int kFloodSeconds = 6;  // well inside the flood rules' 10 s windows
 
 /// The shipped rules file (packaging/rules.yaml): every built-in rule at its default.
 std::string ShippedRules();
