@@ -113,17 +113,6 @@ class RulesAttacksE2eTest : public RulesE2eFixture {
     return std::make_unique<ChildProcess>(command, ChildProcess::Options{.output_path = log});
   }
 
-  /// hping3 `args` to the sensor: `count` packets `gap_us` apart, bounded to 20 s. Whether it
-  /// sent them all (its exit status says whether anything answered).
-  bool Hping(std::vector<std::string> args, int count, int gap_us) const {
-    args.insert(args.begin(),
-                {"hping3", "-q", "-c", std::to_string(count), "-i", "u" + std::to_string(gap_us)});
-    args.push_back(lab_->sensor_ip());
-    std::string output;
-    InPeer(args, 20, &output);
-    return output.find(std::to_string(count) + " packets transmitted") != std::string::npos;
-  }
-
   std::string web_;
   std::vector<std::string> logins_;
   std::unique_ptr<ChildProcess> nginx_;

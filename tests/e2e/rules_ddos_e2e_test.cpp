@@ -66,17 +66,6 @@ class RulesDdosE2eTest : public RulesE2eFixture {
     DaemonE2eTest::TearDown();
   }
 
-  /// hping3 `args` at the sensor, `count` packets `gap_us` apart, bounded to 20 s; whether it
-  /// sent them all.
-  bool Hping(std::vector<std::string> args, int count, int gap_us) const {
-    args.insert(args.begin(),
-                {"hping3", "-q", "-c", std::to_string(count), "-i", "u" + std::to_string(gap_us)});
-    args.push_back(lab_->sensor_ip());
-    std::string output;
-    InPeer(args, 20, &output);
-    return output.find(std::to_string(count) + " packets transmitted") != std::string::npos;
-  }
-
   /// Queries `names` (one dig process, batch mode) from `source`; dig's exit status.
   int Dig(const std::string& source, const std::vector<std::string>& names) const {
     const std::string batch = state_ + "/queries-" + source + ".txt";

@@ -42,6 +42,15 @@ int RulesE2eFixture::InPeer(std::vector<std::string> argv, int seconds, std::str
   return RunCommand(PeerCommand(std::move(argv), seconds), output ? output : &ignored);
 }
 
+bool RulesE2eFixture::Hping(std::vector<std::string> args, int count, int gap_us) const {
+  args.insert(args.begin(),
+              {"hping3", "-q", "-c", std::to_string(count), "-i", "u" + std::to_string(gap_us)});
+  args.push_back(lab_->sensor_ip());
+  std::string output;
+  InPeer(args, 20, &output);
+  return output.find(std::to_string(count) + " packets transmitted") != std::string::npos;
+}
+
 long RulesE2eFixture::Flood(const std::vector<std::string>& args, int processes, int count) const {
   std::vector<std::unique_ptr<ChildProcess>> floods;
   std::vector<std::string> logs;

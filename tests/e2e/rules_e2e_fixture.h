@@ -40,6 +40,10 @@ class RulesE2eFixture : public DaemonE2eTest {
   /// kFloodSeconds if not done (their output in state_/flood-N.log). Packets sent in all.
   long Flood(const std::vector<std::string>& args, int processes, int count) const;
 
+  /// hping3 `args` from the peer namespace at the sensor: `count` packets `gap_us` apart, bounded
+  /// to 20 s. Whether it sent them all (its exit status says whether anything answered).
+  bool Hping(std::vector<std::string> args, int count, int gap_us) const;
+
   /// An HTTP GET from `source_ip` to `host`:`port`, bounded to 5 s; curl's exit status.
   int Curl(const std::string& source_ip, const std::string& host, uint16_t port) const;
 

@@ -440,6 +440,15 @@ TEST(RulesTest, SlowHttpAlertsWhileTheSlowConnectionsAreStillOpen) {
   EXPECT_EQ(slow[0].mitre_technique, "T1499");
 }
 
+// `packets` UDP samples spread over the second from `t`; moves `t` a second on.
+void UdpSecond(RulesEngine& engine, Alerts& alerts, int64_t& t, int packets) {
+  for (int i = 0; i < packets; ++i) {
+    engine.OnPacketSample(
+        Packet("10.0.0.9", "10.0.0.1", 5000, 6000, kUdp, t + i * (kSecond / packets), 500), alerts);
+  }
+  t += kSecond;
+}
+
 TEST(RulesTest, TrafficAnomalyAgainstTheLearnedBaseline) {
   RuleSet set = DefaultRuleSet();
   for (auto& r : set.rules) {
@@ -450,14 +459,7 @@ TEST(RulesTest, TrafficAnomalyAgainstTheLearnedBaseline) {
   RulesEngine engine(set);
   Alerts alerts;
   int64_t t = kT0;
-  auto second = [&](int packets) {  // `packets` UDP samples spread over one second
-    for (int i = 0; i < packets; ++i) {
-      engine.OnPacketSample(
-          Packet("10.0.0.9", "10.0.0.1", 5000, 6000, kUdp, t + i * (kSecond / packets), 500),
-          alerts);
-    }
-    t += kSecond;
-  };
+  const auto second = [&](int packets) { UdpSecond(engine, alerts, t, packets); };
   for (int s = 0; s < 20; ++s) second(200 + (s % 3) * 10);  // a steady 200-220 packets/s
   EXPECT_TRUE(alerts.Of("traffic_anomaly").empty());
   second(4000);  // 20x the baseline
@@ -484,14 +486,7 @@ TEST(RulesTest, TrafficAnomalyLearnsALastingLevelShiftButNotABurst) {
   RulesEngine engine(set);
   Alerts alerts;
   int64_t t = kT0;
-  auto second = [&](int packets) {  // `packets` UDP samples spread over one second
-    for (int i = 0; i < packets; ++i) {
-      engine.OnPacketSample(
-          Packet("10.0.0.9", "10.0.0.1", 5000, 6000, kUdp, t + i * (kSecond / packets), 500),
-          alerts);
-    }
-    t += kSecond;
-  };
+  const auto second = [&](int packets) { UdpSecond(engine, alerts, t, packets); };
   auto anomalies = [&] { return alerts.Of("traffic_anomaly"); };
   for (int s = 0; s < 20; ++s) second(200 + (s % 3) * 10);
   for (int burst = 0; burst < 2; ++burst) {  // two 3-bucket bursts: fewer than 4 in a row
