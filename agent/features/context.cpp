@@ -16,28 +16,6 @@ enum Kind : uint32_t { kSrc = 1, kSrcDst, kDst, kDstSvc };
 
 }  // namespace
 
-size_t FlowContext::KeyHash::operator()(const Key& k) const {
-  uint64_t w[5];
-  std::memcpy(w, k.data(), sizeof(w));
-  uint64_t h = 0;
-  for (uint64_t x : w) {  // splitmix64's finaliser after each word: every bit reaches every bit
-    h = (h ^ x) + 0x9E3779B97F4A7C15ull;
-    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
-    h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
-    h ^= h >> 31;
-  }
-  return static_cast<size_t>(h);
-}
-
-bool FlowContext::KeyEq::operator()(const Key& a, const Key& b) const {
-  uint64_t x[5], y[5];
-  std::memcpy(x, a.data(), sizeof(x));
-  std::memcpy(y, b.data(), sizeof(y));
-  uint64_t diff = 0;
-  for (int i = 0; i < 5; i++) diff |= x[i] ^ y[i];
-  return diff == 0;
-}
-
 void FlowContext::Forget(Slot& slot, int64_t cutoff_ns) {
   // head only moves forward: amortised O(1) per end
   const size_t old_head = slot.head;

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/word_hash.h"
 #include "core/flow_record.h"
 #include "features/features.h"
 
@@ -59,10 +60,10 @@ class FlowContext {
   // Inline hash and equality over the key's five 64-bit words (absl's generic byte hash and
   // std::array's memcmp are library calls that showed in profiles of floods).
   struct KeyHash {
-    size_t operator()(const Key& k) const;
+    size_t operator()(const Key& k) const { return HashWords(k); }
   };
   struct KeyEq {
-    bool operator()(const Key& a, const Key& b) const;
+    bool operator()(const Key& a, const Key& b) const { return SameWords(a, b); }
   };
   struct Slot {
     // Ends in time order, appended as flows finish; ends[head...] are kept, the ones before are

@@ -86,18 +86,18 @@ Reputation::Entry& Reputation::Touch(const std::string& address, int64_t now_ns)
 void Reputation::Save(Entry& entry) { store_.PutReputation(entry.record); }
 
 IpReputation Reputation::Record(const Alert& alert) {
-  IpPrefix host;
-  if (alert.source_sampled) {  // a sender sampled by a flood detection: maybe spoofed
+  const auto neutral = [] {
     IpReputation none;
     none.verdict = "neutral";
     return none;
-  }
+  };
+  // A sender sampled by a detection keyed by its victim (a flood) may be spoofed: no evidence.
+  if (alert.source_sampled) return neutral();
+  IpPrefix host;
   try {
     host = HostPrefix(alert.src_addr);
   } catch (const std::invalid_argument&) {
-    IpReputation none;
-    none.verdict = "neutral";
-    return none;
+    return neutral();
   }
   const std::string address = AddressText(host);
   const int64_t now = alert.time_ns;

@@ -12,21 +12,6 @@
 #include "packet_parse.h"
 
 namespace netguard::capture::pcap {
-size_t FlowKeyHash::operator()(const ng_flow_key& key) const noexcept {
-  // Word at a time with a strong mix (splitmix64's finalizer): 5 steps for the 40-byte key.
-  uint64_t words[sizeof(key) / 8];
-  static_assert(sizeof(key) % 8 == 0);
-  std::memcpy(words, &key, sizeof(key));
-  uint64_t h = 0;
-  for (uint64_t w : words) {
-    h = (h ^ w) + 0x9e3779b97f4a7c15ULL;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-  }
-  return static_cast<size_t>(h);
-}
-
 FlowTable::FlowTable(FlowTableOptions options, FlowEvents& events)
     : options_(options), events_(events) {}
 

@@ -2,26 +2,19 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
+
+#include "common/word_hash.h"
 
 namespace netguard::detect::rules {
 namespace {
 
-uint64_t Mix(uint64_t h, uint64_t w) {
-  // splitmix64's finalizer: IPv4 addresses differ in a few bytes of one word.
-  h = (h ^ w) + 0x9e3779b97f4a7c15ull;
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-  h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-  return h ^ (h >> 31);
-}
-
 uint64_t HashKey(const RuleKey& k, uint64_t seed) {
-  uint64_t h = Mix(seed, static_cast<uint64_t>(k.family) << 16 | k.port);
+  uint64_t h = MixWord(seed, static_cast<uint64_t>(k.family) << 16 | k.port);
   for (int i = 0; i < 4; i += 2) {
-    h = Mix(h, static_cast<uint64_t>(k.a[i]) << 32 | k.a[i + 1]);
-    h = Mix(h, static_cast<uint64_t>(k.b[i]) << 32 | k.b[i + 1]);
+    h = MixWord(h, static_cast<uint64_t>(k.a[i]) << 32 | k.a[i + 1]);
+    h = MixWord(h, static_cast<uint64_t>(k.b[i]) << 32 | k.b[i + 1]);
   }
-  return Mix(h, k.extra);
+  return MixWord(h, k.extra);
 }
 
 }  // namespace
@@ -37,7 +30,7 @@ size_t WindowKeyHash::operator()(const RuleKey& k) const noexcept {
     h = std::rotl((h ^ (static_cast<uint64_t>(k.a[i]) << 32 | k.a[i + 1])) * kMul, 29);
     h = std::rotl((h ^ (static_cast<uint64_t>(k.b[i]) << 32 | k.b[i + 1])) * kMul, 29);
   }
-  return static_cast<size_t>(Mix(h, 0));
+  return static_cast<size_t>(MixWord(h, 0));
 }
 
 double Window::Total() const {
