@@ -16,6 +16,8 @@
 //                                         -> port_scan (T1046)
 //   - 30 queries for random-looking domains from A (dig -f)
 //                                         -> dga (T1568.002); 25 ordinary domains from B: nothing
+//   - 100 UDP packets a second from B for 14 s, then a burst of 5000 (1 s buckets, 10 learned)
+//                                         -> traffic_anomaly (Anomaly) after the burst only
 // Every command is bounded in time; the extra addresses live in the peer namespace.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -247,6 +249,40 @@ TEST_F(RulesDdosE2eTest, DistributedScanConnectScanAndDgaBenignLookAlikesNothing
     }
     EXPECT_NE(Str(alert, "srcAddr"), b) << "benign traffic alerted: " << alert.dump();
   }
+}
+
+// traffic_anomaly learns each protocol's level: 1 s buckets and a 10-bucket warm-up here (the
+// shipped 10 s x 30 would take five minutes), otherwise as shipped.
+TEST_F(RulesDdosE2eTest, TrafficAnomalyOnABurstAboveTheLearnedLevelNotOnTheLevel) {
+  WriteRules("rules:\n  traffic_anomaly: {threshold: 300, window: 1s, warmup_buckets: 10}\n");
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_TRUE(WaitForLog("rules: 23 from " + rules_, 1)) << "the rules file is in force";
+  const std::string b = lab_->peer_ip_b();
+
+  // The level: 100 UDP packets a second from B for 14 s, each its own flow (hping3 moves the
+  // source port), so every packet is a first-N sample and counts once.
+  EXPECT_TRUE(Hping({"--udp", "-p", "9999", "-a", b}, 1400, 10000));
+  std::this_thread::sleep_for(milliseconds(500));
+  ExpectNoRuleAlert();
+
+  // A burst of 5000 in well under a second, then the level again, which closes its bucket.
+  EXPECT_GE(Flood({"--udp", "-p", "9999"}, 1, 5000), 5000);
+  EXPECT_TRUE(Hping({"--udp", "-p", "9999", "-a", b}, 200, 10000));
+  std::optional<json> anomaly;
+  WaitFor(
+      [&] {
+        const auto alerts = AlertsByDetector();
+        if (auto it = alerts.find("rule.traffic_anomaly"); it != alerts.end()) anomaly = it->second;
+        return anomaly.has_value();
+      },
+      kAlertVisible, milliseconds(250));
+  ASSERT_TRUE(anomaly) << "no traffic_anomaly alert";
+  EXPECT_EQ(Str(*anomaly, "alertClass"), "Anomaly") << anomaly->dump();
+  const json evidence = json::parse(Str(*anomaly, "evidenceJson"));
+  // (the burst may straddle two buckets: either holds far more than the learned ~100)
+  EXPECT_GE(evidence.value("packets", 0.0), 300) << evidence.dump();
+  EXPECT_GT(evidence.value("packets", 0.0), 4 * evidence.value("baseline_packets", 1e9))
+      << evidence.dump();
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 //                                             -> port_scan, fin_scan, xmas_scan, ack_scan,
 //                                                udp_scan, ping_sweep (T1046)
 //   - an hping3 SYN flood, 3000 SYNs (< 3 s)  -> syn_flood (T1498)
-//   - 12 short connections to WinRM (5985)    -> brute_force (T1110)
+//   - 32 short connections to WinRM (5985)    -> brute_force (T1110)
 //   - 24 dig TXT queries, long random labels  -> dns_tunnel (T1071.004), from ring DNS samples
 //   - ARP replies giving an address a new MAC -> arp_spoof (T1557.002), from ring ARP samples
 //   - 10 connections to one service, 1.2 s apart, in the background during the scans
@@ -146,7 +146,7 @@ TEST_F(RulesE2eTest, AttacksRaiseTheirRulesBenignTrafficNothingAndRulesAreManage
                    kFloodSeconds),
             0)
       << "3000 SYNs within " << kFloodSeconds << " s";
-  for (int i = 0; i < 12; ++i) Curl(a, sensor, login_->port());
+  for (int i = 0; i < 32; ++i) Curl(a, sensor, login_->port());
   std::mt19937 random(7);
   for (int i = 0; i < 24; ++i) {
     std::string label;

@@ -2,10 +2,11 @@
 # dataset.sh - run the lab's scenarios with a split's seeds, capture each run on the sensor,
 # turn each capture into flows with netguardd and label every flow.
 #
-# Usage: dataset.sh --split train|holdout --out DIR [--seeds "N ..."] [--scenarios "NAME ..."]
+# Usage: dataset.sh --split train|holdout|rules --out DIR [--seeds "N ..."] [--scenarios "NAME ..."]
 #                   [--build BUILD_DIR] [--dry-run]
 #        dataset.sh --from DIR --out DIR2 [--build BUILD_DIR]
-#   --seeds      default: train "1 2 3 4 5 6 7 8 9 10", holdout "1001 1002" (never the training seeds)
+#   --seeds      default: train "1 2 3 4 5 6 7 8 9 10", holdout and rules "1001 1002" (never the
+#                training seeds; rules: attacks at a real attack's size, scenarios.sh)
 #   --scenarios  default: every scenario of scenarios.sh
 #   --build      the build directory holding agent/netguardd (default: <repo>/build)
 #   --dry-run    write the manifest's parameters only: no lab, no traffic
@@ -48,8 +49,8 @@ while [ $# -gt 0 ]; do
 done
 case "$split" in
   train) seeds=${seeds:-1 2 3 4 5 6 7 8 9 10} ;;
-  holdout) seeds=${seeds:-1001 1002} ;;
-  *) [ -n "$from" ] || die "--split train|holdout is required" ;;
+  holdout | rules) seeds=${seeds:-1001 1002} ;;
+  *) [ -n "$from" ] || die "--split train|holdout|rules is required" ;;
 esac
 [ -n "$out" ] || die "--out DIR is required"
 for name in $scenarios; do

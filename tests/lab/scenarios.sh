@@ -1,8 +1,8 @@
-# shellcheck shell=bash disable=SC2154  # P_<name> variables are set by param (printf -v)
+# shellcheck shell=bash disable=SC2154,SC2034  # P_<name>: set by param (printf -v); tables: read by the sourcing scripts
 # scenarios.sh - the lab's labelled scenarios, sourced by dataset.sh after lab-env.sh.
 #
-# A scenario is a function sc_NAME that, given SPLIT (train|holdout), SEED and WORK (a directory
-# for its generated inputs), sets:
+# A scenario is a function sc_NAME that, given SPLIT (train|holdout|rules), SEED and WORK (a
+# directory for its generated inputs), sets:
 #   SC_CLASS      the class of the attacker's flows (BENIGN for benign scenarios)
 #   SC_NS         the namespace the command runs in
 #   SC_ATTACKERS  addresses or CIDRs whose flows get SC_CLASS (empty for benign scenarios)
@@ -12,6 +12,10 @@
 # Every parameter comes from the seed: param draws it from the split's range, so training and
 # held-out runs differ in seeds and in parameter ranges. Same SPLIT, SEED and scenario → same
 # parameters and the same generated inputs (wordlists, query names, URL lists).
+# The rules split is the attack at the size of a real one, for the behavioural rules' test
+# (rules_live_e2e_test.sh): the ML splits keep runs short and small (a flood of a few thousand
+# packets, a 10 s slowloris) so that many fit in a dataset; a rule judges rates and durations and
+# needs the real size. Its ranges default to the held-out ones.
 
 # ---- Seeded randomness -------------------------------------------------------------------------
 
@@ -44,11 +48,15 @@ rng_words() (
     fold -w "$3" | head -n "$2"
 )
 
-# param NAME TRAIN HOLDOUT: sets P_NAME from the split's range, "LO-HI" (integers) or a comma
-# list of choices, and records NAME=VALUE in SC_PARAMS.
+# param NAME TRAIN HOLDOUT [RULES]: sets P_NAME from the split's range, "LO-HI" (integers) or a
+# comma list of choices, and records NAME=VALUE in SC_PARAMS.
 param() {
   local name=$1 spec value
-  [ "$SPLIT" = train ] && spec=$2 || spec=$3
+  case "$SPLIT" in
+    train) spec=$2 ;;
+    rules) spec=${4:-$3} ;;
+    *) spec=$3 ;;
+  esac
   if [[ $spec =~ ^([0-9]+)-([0-9]+)$ ]]; then
     value=$(rng_int "$name" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}")
   else
@@ -63,7 +71,7 @@ param() {
 # ---- Classes ------------------------------------------------------------------------------------
 
 # The one table of classes and their MITRE ATT&CK techniques.
-declare -A CLASS_MITRE=(
+declare -gA CLASS_MITRE=(
   [BENIGN]=-
   [PortScan]=T1046
   [DoS-Flood]=T1498
@@ -71,6 +79,17 @@ declare -A CLASS_MITRE=(
   [BruteForce]=T1110
   [WebAttack]=T1190
   [DNSTunnel]=T1071.004
+)
+
+# The behavioural rules (docs/rules.md) that an attack scenario of the rules split must raise,
+# with its class's technique; "-" for none: web attacks are the ML detector's alone.
+declare -gA SCENARIO_RULES=(
+  [nmap_syn]=port_scan [nmap_connect]=port_scan [nmap_fin]=fin_scan [nmap_xmas]=xmas_scan
+  [nmap_udp]=udp_scan [nmap_sweep]="ping_sweep host_sweep"
+  [flood_syn]=syn_flood [flood_udp]=udp_flood [flood_icmp]=icmp_flood
+  [flood_syn_spoofed]=syn_flood [flood_udp_spoofed]=udp_flood [flood_icmp_spoofed]=icmp_flood
+  [hydra_ssh]=brute_force [hydra_ftp]=brute_force [slowloris]=slow_http [slowread]=slow_http
+  [sqlmap]=- [dns_tunnel]=dns_tunnel
 )
 
 BENIGN_SCENARIOS="benign_web benign_download benign_ssh benign_dns benign_ftp benign_iperf3"
@@ -190,7 +209,7 @@ sc_nmap_xmas() { nmap_tcp -sX; }
 sc_nmap_udp() {
   SC_CLASS=PortScan SC_BOUND=40
   attacker
-  param top_ports 20-60 10-30
+  param top_ports 20-60 10-30 60-100
   param timing T4,T5 T4,T5
   SC_CMD="nmap -sU -n -Pn -$P_timing --max-retries 1 --top-ports $P_top_ports $VICTIM_IP >/dev/null"
 }
@@ -209,23 +228,31 @@ sc_nmap_sweep() {
 
 # ---- DoS-Flood ----------------------------------------------------------------------------------
 
-# flood MODE_ARGS [spoofed]: hping3 paced with -i and bounded by -c (--flood ignores -c). A
-# spoofed flood uses --rand-source and an nftables rule in the attacker's namespace that rewrites
-# each source into SPOOF_NET (low 17 bits kept, checksums fixed by the kernel).
+# flood MODE_ARGS [spoofed]: hping3 paced with -i and bounded by -c (--flood ignores -c), in
+# `procs` processes (the rules split: one hping3 sends ~15 000 packets a second here). A spoofed
+# flood uses --rand-source and an nftables rule in the attacker's namespace that rewrites each
+# source into SPOOF_NET (low 17 bits kept, checksums fixed by the kernel).
 flood() {
   SC_CLASS=DoS-Flood SC_BOUND=30
   attacker
-  param count 2000-8000 1500-5000
-  param interval_us 20-200 40-400
-  param payload 0-512 16-1024
+  param count 2000-8000 1500-5000 20000-25000
+  param interval_us 20-200 40-400 10-10
+  param payload 0-512 16-1024 0-64
+  param procs 1-1 1-1 4-4
   local own=$SC_ATTACKERS cmd="hping3 -q $1 -i u$P_interval_us -c $P_count -d $P_payload"
   if [ "${2:-}" = spoofed ]; then
     SC_ATTACKERS="$own $SPOOF_NET"
+    cmd+=" --rand-source $VICTIM_IP 2>/dev/null"
+  else
+    cmd+=" $VICTIM_IP 2>/dev/null"
+  fi
+  [ "$P_procs" = 1 ] || cmd="for i in \$(seq $P_procs); do $cmd & done; wait"
+  if [ "${2:-}" = spoofed ]; then
     SC_CMD="nft 'add table ip ngl_spoof; add chain ip ngl_spoof out { type filter hook output priority 0; };
       add rule ip ngl_spoof out ip saddr != $own ip saddr set ip saddr & 0.1.255.255 | ${SPOOF_NET%/*}'
-      $cmd --rand-source $VICTIM_IP 2>/dev/null; nft delete table ip ngl_spoof"
+      $cmd; nft delete table ip ngl_spoof"
   else
-    SC_CMD="$cmd $VICTIM_IP 2>/dev/null"
+    SC_CMD=$cmd
   fi
 }
 flood_syn_args() {
@@ -247,7 +274,7 @@ sc_flood_icmp_spoofed() { flood --icmp spoofed; }
 
 # brute_wordlist N: N seeded wrong passwords, the real one at a seeded place when P_found=1.
 brute_wordlist() {
-  param found 0-1 0-1
+  param found 0-1 0-1 0-0
   # in the last third, so a found password still leaves a run of failures before it
   param found_at "$(($1 * 2 / 3))-$(($1 - 1))" "$(($1 * 2 / 3))-$(($1 - 1))"
   rng_words words "$1" 8 >"$WORK/words.txt"
@@ -258,9 +285,9 @@ brute_wordlist() {
 sc_hydra_ssh() {
   SC_CLASS=BruteForce SC_BOUND=75
   attacker
-  param words 40-100 20-50
-  param tasks 8-16 4-8
-  param users 1-3 1-2
+  param words 40-100 20-50 300-300
+  param tasks 8-16 4-8 16-16
+  param users 1-3 1-2 1-1
   brute_wordlist "$P_words"
   SC_CMD="cd $WORK && hydra -I -f -t $P_tasks -L users.txt -P words.txt ssh://$VICTIM_IP >/dev/null"
 }
@@ -268,35 +295,38 @@ sc_hydra_ssh() {
 sc_hydra_ftp() {
   SC_CLASS=BruteForce SC_BOUND=75
   attacker
-  param words 30-120 20-60
-  param tasks 4-16 6-10
-  param users 1-3 1-2
+  param words 30-120 20-60 300-300
+  param tasks 4-16 6-10 16-16
+  param users 1-3 1-2 1-1
   brute_wordlist "$P_words"
   SC_CMD="cd $WORK && hydra -I -f -t $P_tasks -L users.txt -P words.txt ftp://$VICTIM_IP >/dev/null"
 }
 
 # ---- DoS-SlowHTTP -------------------------------------------------------------------------------
 
+# slow_http alerts on connections open for 30 s: the rules split holds them for 50 s.
 sc_slowloris() {
-  SC_CLASS=DoS-SlowHTTP SC_BOUND=40
+  SC_CLASS=DoS-SlowHTTP
   attacker
   param conns 150-500 100-300
   param rate 50-200 30-100
   param interval_s 5-15 8-20
-  param seconds 15-25 10-15
+  param seconds 15-25 10-15 50-50
+  SC_BOUND=$((P_seconds > 25 ? P_seconds + 15 : 40))
   SC_CMD="slowhttptest -H -c $P_conns -r $P_rate -i $P_interval_s -t GET -u http://$VICTIM_IP/ \
     -x 24 -p 3 -l $P_seconds >/dev/null"
 }
 
 sc_slowread() {
-  SC_CLASS=DoS-SlowHTTP SC_BOUND=40
+  SC_CLASS=DoS-SlowHTTP
   attacker
   param conns 100-300 50-150
   param rate 50-150 30-80
   param window 8-32 16-64
   param read_s 2-5 3-8
   param read_bytes 16-64 32-128
-  param seconds 15-25 10-15
+  param seconds 15-25 10-15 50-50
+  SC_BOUND=$((P_seconds > 25 ? P_seconds + 15 : 40))
   SC_CMD="slowhttptest -X -c $P_conns -r $P_rate -w $P_window -y $((P_window * 2)) -n $P_read_s \
     -z $P_read_bytes -k 3 -u http://$VICTIM_IP/f1024.bin -p 3 -l $P_seconds >/dev/null"
 }

@@ -290,9 +290,14 @@ TEST(RulesTest, ReflectionIsResponsesNobodyAskedFor) {
 TEST(RulesTest, BruteForceAndSprayingOnAuthenticationPorts) {
   RulesEngine engine(DefaultRuleSet());
   Alerts alerts;
-  for (int i = 0; i < 12; ++i) {  // short SSH sessions, one server
+  for (int i = 0; i < 32; ++i) {  // short SSH sessions, one server
     engine.OnFlowEnd(Flow("10.0.0.9", "10.0.0.1", static_cast<uint16_t>(40000 + i), 22, kTcp,
                           kT0 + i * kSecond, NG_TCP_SYN, 12, 10, 900, 2 * kSecond),
+                     alerts);
+  }
+  for (int i = 0; i < 29; ++i) {  // a script's FTP logins, one per file: below the threshold
+    engine.OnFlowEnd(Flow("10.0.0.6", "10.0.0.1", static_cast<uint16_t>(40000 + i), 21, kTcp,
+                          kT0 + i * kSecond, NG_TCP_SYN, 12, 14, 300, kSecond / 10),
                      alerts);
   }
   for (int h = 1; h <= 12; ++h) {  // one login per host

@@ -208,7 +208,7 @@ std::vector<RuleSpec> DefaultRules() {
   r.back().ports = {19, 53, 123, 161, 389, 1900, 11211};
   // Authentication.
   r.push_back(Make("brute_force", "bruteforce", "BruteForce", "T1110", T::kFlowEnd,
-                   K::kSourceDestination, M::kEvents, 10, 60s,
+                   K::kSourceDestination, M::kEvents, 30, 60s,
                    "many short connections from one source to one authentication service"));
   r.back().ports = kAuthPorts;
   r.back().params = {{"max_duration_s", 30}};
