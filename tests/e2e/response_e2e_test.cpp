@@ -11,7 +11,9 @@
 //       as spared) and keeps working, while the same scan from B gets B blocked;
 //   (3) dry-run (the shipped default): A's scan records a "would block" (`ngctl blocks`,
 //       `ngctl ip`, the log) and nothing is enforced: A keeps working; after dry_run: false and
-//       SIGHUP, A's next scan gets it blocked.
+//       SIGHUP, A's next scan gets it blocked;
+//   (4) a UDP flood from random spoofed sources alerts and blocks nobody; the same flood from A
+//       alone names A as its dominant source and gets A blocked, while B keeps working.
 //
 // Every wait and load loop is bounded; the lab's namespaces and pins are removed by the fixture.
 #include <arpa/inet.h>
@@ -126,7 +128,7 @@ class HttpLoad {
 
 class ResponseE2eTest : public DaemonE2eTest {
  protected:
-  ResponseE2eTest() : DaemonE2eTest("respond", {"nmap", "timeout"}) {}
+  ResponseE2eTest() : DaemonE2eTest("respond", {"nmap", "hping3", "timeout"}) {}
 
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(DaemonE2eTest::SetUp());
@@ -366,6 +368,55 @@ TEST_F(ResponseE2eTest, DryRunRecordsWouldBlockAndBlocksNothingUntilSighupTurnsI
                        kBodyA, kAttackerTimeout))
       << "A still gets through after the policy left dry-run";
   EXPECT_TRUE(GetB());
+}
+
+TEST_F(ResponseE2eTest, AFloodFromOneSenderGetsItBlockedAFloodFromSpoofedSendersNobody) {
+  // udp_flood at 3000 packets in 10 s: the policy is under test here, not the threshold
+  // (rules_live_e2e floods at the shipped one).
+  const std::string rules = state_ + "/rules.yaml";
+  std::ofstream(rules) << "rules:\n  udp_flood: {threshold: 3000}\n";
+  WriteConfig(Config(/*dry_run=*/false, "rules:\n  file: " + rules + "\n"));
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  auto flood = [&](const std::vector<std::string>& source) {
+    std::vector<std::string> argv = {"ip",      "netns", "exec",   lab_->peer().name(),
+                                     "timeout", "20",    "hping3", "-q",
+                                     "--udp",   "-p",    "9999",   "-i",
+                                     "u100",    "-c",    "6000"};
+    argv.insert(argv.end(), source.begin(), source.end());
+    argv.push_back(lab_->sensor_ip());
+    std::string out;
+    RunCommand(argv, &out);  // exit 1: nothing answers UDP on 9999
+  };
+  auto floods = [&] {
+    std::vector<json> out;
+    for (const json& a : Ctl({"alerts"}).objects) {
+      if (Str(a, "detector") == "rule.udp_flood") out.push_back(a);
+    }
+    return out;
+  };
+
+  flood({"--rand-source"});
+  ASSERT_TRUE(WaitFor([&] { return !floods().empty(); }, kAlertVisible, milliseconds(200)))
+      << "no udp_flood alert for the spoofed flood";
+  EXPECT_EQ(json::parse(Str(floods()[0], "evidenceJson")).value("source", ""), "sampled");
+  std::this_thread::sleep_for(milliseconds(1000));  // time for a (wrong) block to show
+  EXPECT_TRUE(Ctl({"blocks"}).objects.empty()) << "a spoofed sender was blocked";
+
+  std::this_thread::sleep_for(std::chrono::seconds(10));  // the victim's flood window rolls over
+  flood({"-a", lab_->peer_ip_a()});
+  const std::optional<json> block = WaitBlock(lab_->peer_ip_a() + "/32");
+  ASSERT_TRUE(block) << "A was not blocked after its flood";
+  const std::vector<json> both = floods();
+  ASSERT_EQ(both.size(), 2u);
+  const json& named = both[1];
+  EXPECT_EQ(Str(named, "srcAddr"), lab_->peer_ip_a()) << named;
+  EXPECT_EQ(json::parse(Str(named, "evidenceJson")).value("source", ""), "dominant") << named;
+  EXPECT_NE(Str(*block, "reason").find("DoS-Flood T1498"), std::string::npos) << *block;
+  EXPECT_EQ(Ctl({"blocks"}).objects.size(), 1u);
+  EXPECT_FALSE(HttpGet(lab_->peer().fd(), lab_->peer_ip_a(), lab_->sensor_ip(), server_a_->port(),
+                       kBodyA, kAttackerTimeout))
+      << "A still gets through";
+  EXPECT_TRUE(GetB()) << "B lost its service";
 }
 
 }  // namespace

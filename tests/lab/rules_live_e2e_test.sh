@@ -60,6 +60,13 @@ rule_alert() {
   return 1
 }
 
+# alert_source_is RULE SOURCE: a new alert of RULE whose evidence says "source": SOURCE.
+alert_source_is() {
+  local n # grep -c, not -q: an early exit would fail the pipeline (pipefail, SIGPIPE)
+  n=$(new_alerts | grep -F "\"detector\":\"rule.$1\"" | grep -Fc "\\\"source\\\":\\\"$2\\\"" || true)
+  [ "${n:-0}" -gt 0 ]
+}
+
 # Arguments name the scenarios to run (default: all).
 attack_scenarios=$ATTACK_SCENARIOS benign_scenarios=$BENIGN_SCENARIOS
 if [ $# -gt 0 ]; then
@@ -86,6 +93,14 @@ for name in $attack_scenarios; do
   attack_start "$state/$name.log"
   wait_until "$ALERT_WAIT" rule_alert "$rules" "$technique" ||
     fail "$name raised no $rules ($technique) alert in $((SECONDS - started)) s: $(new_alerts)"
+  # A flood rule names its sender only when that sender made the flood (docs/rules.md).
+  case "$name" in
+    flood_*_spoofed) source=sampled ;;
+    flood_*) source=dominant ;;
+    *) source="" ;;
+  esac
+  [ -z "$source" ] || alert_source_is "$rules" "$source" ||
+    fail "$name: the $rules alert's source is not $source: $(new_alerts)"
   echo "ok: $name -> $(new_alerts | grep -Eo '"rule\.[a-z_]+"' | tr -d '"' | sort -u | tr '\n' ' ')" \
     "($technique) after $((SECONDS - started)) s"
   attack_stop

@@ -14,10 +14,12 @@ namespace {
 
 using detect::rules::DefaultRuleSet;
 using detect::rules::EngineOptions;
+using detect::rules::LoadRulesText;
 using detect::rules::RulesEngine;
+using detect::rules::RulesError;
 using detect::rules::RuleSet;
 
-constexpr uint8_t kUdp = 17;
+constexpr uint8_t kTcp = 6, kUdp = 17;
 constexpr int64_t kWindow = 10 * kSecond;
 
 // The defaults with volumetric_ddos' min_bytes at 200 kB (300 sources of one 1500-byte sample
@@ -186,6 +188,52 @@ TEST(RulesDdosTest, BaselineSettingsAreValidated) {
   EXPECT_NE(error("rules:\n  volumetric_ddos: {sigma: x}\n").find("sigma: expected a number"),
             std::string::npos);
   EXPECT_EQ(error("rules:\n  volumetric_ddos: {sigma: 3, warmup_windows: 0}\n"), "");
+}
+
+// The flood rules key by victim; their alert names the sender of the triggering packet. That
+// sender is "dominant" (reputation and auto-block may act on it) only when it leads the
+// window's weighted majority vote by dominant_share (0.9) of the window: a single-source flood.
+// Spoofed sources, or a sender of half the flood, stay "sampled".
+TEST(RulesDdosTest, AFloodFromOneSenderNamesItSpoofedOrSharedFloodsStaySampled) {
+  RulesEngine engine(LoadRulesText("rules:\n  syn_flood: {threshold: 100}\n", "rules.yaml"));
+  Alerts alerts;
+  auto syn = [&](const std::string& src, const std::string& dst, int i) {
+    engine.OnFlowStart(
+        Flow(src, dst, static_cast<uint16_t>(1024 + i), 80, kTcp, kT0 + int64_t{i} * 1000000),
+        alerts);
+  };
+  for (int i = 0; i < 150; ++i) {  // 10.0.0.1: one sender, 1 SYN in 30 from elsewhere
+    syn(i % 30 == 7 ? Address(0x020000 + i) : "10.9.9.9", "10.0.0.1", i);
+  }
+  for (int i = 0; i < 150; ++i) syn(Address(0x030000 + i), "10.0.0.2", i);  // spoofed
+  for (int i = 0; i < 150; ++i) {  // 10.0.0.3: half from 10.9.9.8
+    syn(i % 2 ? "10.9.9.8" : Address(0x040000 + i), "10.0.0.3", i);
+  }
+  const auto floods = alerts.Of("syn_flood");
+  ASSERT_EQ(floods.size(), 3u);
+  EXPECT_EQ(floods[0].dst_addr, "10.0.0.1");
+  EXPECT_EQ(floods[0].src_addr, "10.9.9.9");
+  EXPECT_FALSE(floods[0].source_sampled);
+  EXPECT_EQ(Evidence(floods[0])["source"], "dominant");
+  EXPECT_GE(Evidence(floods[0])["source_share_min"].get<double>(), 0.9);
+  for (size_t i : {1u, 2u}) {
+    EXPECT_TRUE(floods[i].source_sampled) << floods[i].dst_addr;
+    EXPECT_EQ(Evidence(floods[i])["source"], "sampled") << floods[i].dst_addr;
+    EXPECT_FALSE(Evidence(floods[i]).contains("source_share_min"));
+  }
+
+  // dominant_share 0: never named; out of [0, 1]: refused.
+  RulesEngine off(
+      LoadRulesText("rules:\n  udp_flood: {threshold: 100, dominant_share: 0}\n", "rules.yaml"));
+  Alerts quiet;
+  for (int i = 0; i < 150; ++i) {
+    off.OnPacketSample(Packet("10.9.9.9", "10.0.0.1", 5000, 9999, kUdp, kT0 + i * 1000000, 100),
+                       quiet);
+  }
+  ASSERT_EQ(quiet.Of("udp_flood").size(), 1u);
+  EXPECT_TRUE(quiet.Of("udp_flood")[0].source_sampled);
+  EXPECT_THROW(LoadRulesText("rules:\n  icmp_flood: {dominant_share: 1.5}\n", "rules.yaml"),
+               RulesError);
 }
 
 }  // namespace

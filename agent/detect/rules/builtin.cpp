@@ -190,10 +190,13 @@ std::vector<RuleSpec> DefaultRules() {
   // Floods (T1498): rates per destination.
   r.push_back(Make("syn_flood", "flood", "DoS-Flood", "T1498", T::kFlowStart, K::kDestination,
                    M::kEvents, 2000, 10s, "TCP SYNs opening flows to one destination"));
+  r.back().params = {{"dominant_share", 0.9}};
   r.push_back(Make("udp_flood", "flood", "DoS-Flood", "T1498", T::kPacket, K::kDestination,
                    M::kPackets, 50000, 10s, "UDP packets to one destination"));
+  r.back().params = {{"dominant_share", 0.9}};
   r.push_back(Make("icmp_flood", "flood", "DoS-Flood", "T1498", T::kPacket, K::kDestination,
                    M::kPackets, 20000, 10s, "ICMP packets to one destination"));
+  r.back().params = {{"dominant_share", 0.9}};
   r.push_back(Make("volumetric_ddos", "flood", "DoS-Flood", "T1498", T::kPacket, K::kDestination,
                    M::kDistinctSources, 100, 10s,
                    "many sources, over the destination's learned level, sending more than "

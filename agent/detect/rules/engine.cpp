@@ -120,9 +120,10 @@ struct RulesEngine::Active {
   std::unique_ptr<WindowTable> macs;     // arp_spoof: the MAC each address was last seen with
   std::unique_ptr<Baselines> baselines;  // traffic_anomaly
   uint64_t alerts = 0;
-  // min_bytes and the baseline's settings, read once per spec rather than per event.
+  // min_bytes, dominant_share and the baseline's settings, read once per spec, not per event.
   bool bytes_bounded = false;
   double min_bytes = 0;
+  double dominant_share = 0;
   std::optional<SurgeSettings> surge;  // volumetric_ddos: judged against a baseline
   Active(RuleSpec s, Predicate p, uint32_t i, const EngineOptions& o)
       : spec(std::move(s)),
@@ -134,6 +135,7 @@ struct RulesEngine::Active {
   void ReadSettings(const EngineOptions& o) {
     bytes_bounded = spec.params.contains("min_bytes");
     min_bytes = Param(spec, "min_bytes", 0);
+    dominant_share = Param(spec, "dominant_share", 0);
     surge.reset();
     if (spec.params.contains("warmup_windows")) {
       surge = SurgeSettings::Of(spec, static_cast<double>(MaxSeen(o)));
@@ -474,6 +476,7 @@ void RulesEngine::Apply(Active& rule, const Event& e, AlertSink& sink) {
   double measure = distinct                 ? static_cast<double>(w.distinct.size())
                    : m == Measure::kHistory ? static_cast<double>(w.seen.size())
                                             : w.Total();
+  if (rule.dominant_share > 0 && e.src) w.VoteSource(AddressValue(e.src, e.family), weight);
   if (rule.surge) {
     if (!w.baseline) w.baseline = std::make_unique<SourceBaseline>();
     w.baseline->Observe(*rule.surge, e.time_ns, window_ns, measure, w.Total());
@@ -543,8 +546,13 @@ void RulesEngine::MaybeAlert(Active& rule, const RuleKey& key, Window& w, double
   } else if (e.sample && e.sample->is_arp) {
     evidence["mac"] = MacText(MacValue(e.sample->arp.sender_mac));
   }
+  // A victim-keyed alert names the sender of its last event: one of many, maybe spoofed
+  // ("sampled"), unless that sender dominates the window ("dominant": a single-source flood).
   const bool by_destination = spec.key == KeyBy::kDestination;
-  if (by_destination) evidence["source"] = "sampled";
+  const bool dominant = by_destination && rule.dominant_share > 0 && e.src &&
+                        w.Dominates(AddressValue(e.src, e.family), rule.dominant_share);
+  if (by_destination) evidence["source"] = dominant ? "dominant" : "sampled";
+  if (dominant) evidence["source_share_min"] = std::min(1.0, w.top_lead / w.Total());
   if (spec.measure == Measure::kHistory) {
     const auto [mean, jitter] = Periodicity(w);
     evidence["mean_interval_s"] = mean;
@@ -565,7 +573,7 @@ void RulesEngine::MaybeAlert(Active& rule, const RuleKey& key, Window& w, double
 
   netguard::Alert alert;
   alert.time_ns = now;
-  alert.source_sampled = by_destination;
+  alert.source_sampled = by_destination && !dominant;
   if (e.src) alert.src_addr = AddressText(e.src, e.family);
   if (e.dst && !(e.sample && e.sample->is_arp)) alert.dst_addr = AddressText(e.dst, e.family);
   if (!by_destination && spec.key != KeyBy::kSource) alert.dst_port = key.port;

@@ -220,13 +220,10 @@ double Setting(const Reader& r, const YAML::Node& v, const std::string& key) {
     bool whole;
   };
   static const std::map<std::string, Range, std::less<>> kRanges = {
-      {"alpha", {1e-6, 1, false}},
-      {"sigma", {0, 1000, false}},
-      {"min_ratio", {1, 1e6, false}},
-      {"warmup_windows", {0, 1e6, true}},
-      {"learn_after_windows", {0, 1e6, true}},
-      {"warmup_buckets", {0, 1e6, true}},
-      {"learn_after_buckets", {0, 1e6, true}}};
+      {"alpha", {1e-6, 1, false}},        {"sigma", {0, 1000, false}},
+      {"min_ratio", {1, 1e6, false}},     {"dominant_share", {0, 1, false}},
+      {"warmup_windows", {0, 1e6, true}}, {"learn_after_windows", {0, 1e6, true}},
+      {"warmup_buckets", {0, 1e6, true}}, {"learn_after_buckets", {0, 1e6, true}}};
   const auto it = kRanges.find(key);
   const Range range = it == kRanges.end() ? Range{0, 1e15, false} : it->second;
   const double x = r.Number(v, key, range.min, range.max);

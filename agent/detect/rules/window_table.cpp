@@ -39,6 +39,22 @@ double Window::Total() const {
   return sum;
 }
 
+void Window::VoteSource(uint64_t source, double w) {
+  if (source == top_source) {
+    top_lead += w;
+  } else if (top_lead > w) {
+    top_lead -= w;
+  } else {
+    top_source = source;
+    top_lead = w - top_lead;
+  }
+  top_lead = std::min(top_lead, Total());
+}
+
+bool Window::Dominates(uint64_t source, double share) const {
+  return source == top_source && top_lead > 0 && top_lead >= share * Total();
+}
+
 WindowTable::WindowTable(int64_t window_ns, size_t max_keys, size_t max_seen)
     : window_ns_(window_ns), max_keys_(max_keys), max_seen_(max_seen) {}
 

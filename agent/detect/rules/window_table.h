@@ -66,9 +66,18 @@ struct Window {
   double alert_value = 0;      // measure when last alerted
   std::list<RuleKey>::iterator lru;
   std::unique_ptr<SourceBaseline> baseline;  // volumetric_ddos: the destination's baseline
+  // Flood rules: the leading sender of a weighted majority vote (Boyer-Moore) and its lead over
+  // all the others since it took the lead, at most the window's total.
+  uint64_t top_source = 0;
+  double top_lead = 0;
 
   /// Sum of the weights within the window.
   double Total() const;
+  /// Counts `weight` from `source` (a hash of the sender's address) in the vote.
+  void VoteSource(uint64_t source, double weight);
+  /// Whether `source` leads the vote by at least `share` of the window's total: it then sent at
+  /// least that share of what the window counts (a single-source flood, not spoofed ones).
+  bool Dominates(uint64_t source, double share) const;
 };
 
 /// Holds the windows of one rule.
