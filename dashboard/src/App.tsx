@@ -4,7 +4,7 @@ import { useDisclosure, useLocalStorage } from '@mantine/hooks';
 import { useEffect } from 'react';
 import { Link, Navigate, Route, Routes, useLocation } from 'react-router-dom';
 import type { AgentStatus } from './api/types';
-import { TokenButton } from './components/TokenButton';
+import { TokenButton, useToken } from './components/TokenButton';
 import { usePoll } from './lib/hooks';
 import { AlertsPage } from './pages/Alerts';
 import { BlocksPage } from './pages/Blocks';
@@ -28,6 +28,7 @@ export function App() {
   const [wall, setWall] = useLocalStorage({ key: 'netguard.wall', defaultValue: false });
   const location = useLocation();
   const status = usePoll<AgentStatus>('GetStatus', {}, 5000);
+  const token = useToken();
 
   // A kiosk opens /live?wall=1 (or wall=0 to leave the mode).
   useEffect(() => {
@@ -84,7 +85,11 @@ export function App() {
           />
         ))}
         <Text size="xs" c="dimmed" mt="auto" p="xs">
-          {wall ? 'Wall mode: toggle it off to navigate.' : 'Read-only without a token.'}
+          {wall
+            ? 'Wall mode: toggle it off to navigate.'
+            : token
+              ? 'Changes enabled with your token.'
+              : 'Read-only without a token.'}
         </Text>
       </AppShell.Navbar>
       <AppShell.Main>

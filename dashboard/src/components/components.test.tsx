@@ -2,6 +2,7 @@ import { fireEvent, screen, waitFor } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { setToken } from '../api/client';
 import type { Alert } from '../api/types';
+import { App } from '../App';
 import { AlertsPage } from '../pages/Alerts';
 import { BlocksPage } from '../pages/Blocks';
 import { ModelsPage } from '../pages/Models';
@@ -210,5 +211,17 @@ describe('BlocksPage', () => {
     expect(await screen.findByTestId('error-state')).toHaveTextContent(
       'FAILED_PRECONDITION: blocking needs the eBPF data plane',
     );
+  });
+});
+
+describe('App', () => {
+  it('tells in the navigation whether changes are possible', async () => {
+    fakeApi({ GetStatus: { body: { version: '0.1.0', interfaces: [] } } });
+    setToken('');
+    renderWithProviders(<App />, '/blocks');
+    expect(await screen.findByText('Read-only without a token.')).toBeInTheDocument();
+    setToken('s3cret');
+    expect(await screen.findByText('Changes enabled with your token.')).toBeInTheDocument();
+    setToken('');
   });
 });
