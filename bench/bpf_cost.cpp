@@ -1,8 +1,9 @@
 // Copyright (c) NetGuard authors.
 //
 // bpf_cost: the XDP program's own cost in ns per packet, measured with BPF_PROG_TEST_RUN, next to
-// xdp-tools' xdp-filter on the same packets. Prints one JSON object on stdout (progress and
-// warnings go to stderr). See docs/benchmarks.md for the method and the recorded figures.
+// xdp-tools' xdp-filter on the same packets and to the kernel primitives it is built from. Prints
+// one JSON object on stdout (progress and warnings go to stderr). See docs/benchmarks.md for the
+// method and the recorded figures.
 //
 //   sudo ./build/bench/bpf_cost [--trials 5] [--repeat 1000000] [--new-flows 1000000] ...
 //
@@ -11,7 +12,8 @@
 // --enforce-goals is given and a goal was missed; 130 when interrupted.
 //
 // This file holds the options and the order of the run; the measurements are in
-// bpf_cost_measure.cpp, the JSON and its statistics in bpf_cost_report.cpp.
+// bpf_cost_measure.cpp and bpf_cost_floor.cpp, the JSON and its statistics in
+// bpf_cost_report.cpp.
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -28,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf_cost_floor.h"
 #include "bpf_cost_measure.h"
 #include "bpf_cost_report.h"
 #include "capture/blocklist.h"
@@ -128,6 +131,8 @@ Figures DescribeFigures(const Options& opt, const XdpFilterPeer& dny, const XdpF
                                       : "every " + U64(kDrainEvery) + " runs") +
                 "; flow map at its default capacity, so once full every insert evicts (LRU)",
       .expected_verdict = XDP_PASS};
+  for (const FloorKind kind : kFloorKinds)
+    f.components.push_back(DescribeFloor(kind, repeat_method));
   return f;
 }
 
@@ -210,6 +215,7 @@ int Run(const Options& opt) {
   if (!dny.deny_policy()) throw std::invalid_argument(opt.xdp_filter_deny + " is not deny-policy");
   if (alw.deny_policy()) throw std::invalid_argument(opt.xdp_filter_allow + " is not allow-policy");
   PassProgram pass;
+  const FloorPrograms floors;
 
   const std::vector<uint8_t> blocked_frame = UdpFrame(kBlockedSrc);
   const std::vector<uint8_t> flow_frame = UdpFrame(kFlowSrc);
@@ -234,6 +240,12 @@ int Run(const Options& opt) {
     MeasurePassFloorRepeat1(bench, figs.floor1, floor1_runs, pass, blocked_frame, opt.floor_runs);
 
     MeasureRepeat(figs.floor, pass.fd(), blocked_frame, opt.repeat, checks);
+
+    // The component floors: clock, flow-map lookup and lock, each alone or in the minimum
+    // combination an exact design needs.
+    for (size_t i = 0; i < kFloorKinds.size(); ++i) {
+      MeasureFloor(bench, figs.components[i], floors, kFloorKinds[i], flow_frame);
+    }
 
     // Block hit: every run drops and is counted against the /32.
     MeasureBlockHit(bench, figs.block, blocklist, blocked, blocked_frame);

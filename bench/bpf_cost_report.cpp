@@ -212,8 +212,11 @@ void WriteSystem(JsonWriter& json, int pinned_cpu, const std::string& bpf_stats_
 
 void WriteFigures(JsonWriter& json, const Figures& f) {
   json.BeginObject("figures");
-  for (const Figure* fig : {&f.existing, &f.existing_tcp, &f.existing_waiting, &f.new_flow,
-                            &f.block, &f.xf_dny, &f.xf_alw, &f.floor, &f.floor1}) {
+  std::vector<const Figure*> figures = {&f.existing, &f.existing_tcp, &f.existing_waiting,
+                                        &f.new_flow, &f.block,        &f.xf_dny,
+                                        &f.xf_alw,   &f.floor,        &f.floor1};
+  for (const Figure& component : f.components) figures.push_back(&component);
+  for (const Figure* fig : figures) {
     json.BeginObject(fig->name);
     json.Field("median", fig->median());
     json.Field("min", fig->min());
@@ -241,6 +244,9 @@ Goals WriteComparisons(JsonWriter& json, const Figures& f) {
   json.Field("xdpfilter_dny", f.xf_dny.median() - floor_med);
   json.Field("xdpfilter_alw", f.xf_alw.median() - floor_med);
   json.Field("new_flow", f.new_flow.median() - f.floor1.median());
+  for (const Figure& component : f.components) {
+    json.Field(component.name, component.median() - floor_med);
+  }
   json.EndObject();
 
   const auto ratio_dny = Ratio(f.block.median(), f.xf_dny.median());
@@ -254,6 +260,10 @@ Goals WriteComparisons(JsonWriter& json, const Figures& f) {
   json.Field("existing_flow_tcp_ack/goal_60ns",
              Ratio(f.existing_tcp.median(), kExistingFlowGoalNs));
   json.Field("new_flow/existing_flow", Ratio(f.new_flow.median(), f.existing.median()));
+  for (const Figure& component : f.components) {
+    json.Field(component.name + "_net/goal_60ns",
+               Ratio(component.median() - floor_med, kExistingFlowGoalNs));
+  }
   json.EndObject();
 
   Goals goals;

@@ -86,6 +86,9 @@ struct Figures {
   Figure xf_alw;            // xdpfilter_alw
   Figure floor;             // xdp_pass_floor
   Figure floor1;            // xdp_pass_floor_repeat1
+
+  // The component floors (floor_ktime, ...), in FloorKind order (bpf_cost_floor.h).
+  std::vector<Figure> components;
 };
 
 /// Failed consistency checks and warnings, reported in the JSON and echoed on stderr.
@@ -174,8 +177,9 @@ void WriteSystem(JsonWriter& json, int pinned_cpu, const std::string& bpf_stats_
 /// values, last verdict, expected verdict, program, packet, method and extra fields.
 void WriteFigures(JsonWriter& json, const Figures& figures);
 
-/// Writes the "net_of_floor" (costs minus the XDP_PASS floor), "ratios" and "goals" members
-/// and returns which goals were met.
+/// Writes the "net_of_floor" (costs minus the XDP_PASS floor), "ratios" (including each
+/// component floor's net cost against the 60 ns goal) and "goals" members and returns which
+/// goals were met.
 Goals WriteComparisons(JsonWriter& json, const Figures& figures);
 
 /// Writes the "checks_ok", "check_failures" and "warnings" members.

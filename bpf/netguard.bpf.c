@@ -220,7 +220,9 @@ int ng_xdp_ingress(struct xdp_md* ctx) {
       .pos = (const __u8*)(long)ctx->data,
       .end = (const __u8*)(long)ctx->data_end,
   };
-  __u32 wire_len = (__u32)bpf_xdp_get_buff_len(ctx);
+  /* The program is loaded without BPF_F_XDP_HAS_FRAGS, so the kernel only ever gives it a linear
+   * frame: its length is data_end - data, as bpf_xdp_get_buff_len() would say, without a call. */
+  __u32 wire_len = (__u32)(ctx->data_end - ctx->data);
   struct ng_pkt pkt = {};
   struct ng_sample_plan plan = {};
 

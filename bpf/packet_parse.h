@@ -93,6 +93,15 @@ NG_INLINE const __u8* ng_cursor_take(struct ng_cursor* c, __u32 len) {
   return p;
 }
 
+#if defined(__bpf__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* One load each. clang cannot assume the alignment of a packet pointer, so the portable forms
+ * below become one load per byte in BPF; the verifier allows unaligned packet reads on the
+ * architectures the data plane is built for (x86-64, arm64: efficient unaligned access). */
+NG_INLINE __u16 ng_be16(const __u8* p) { return __builtin_bswap16(*(const __u16*)p); }
+
+/* a 32-bit word kept in network byte order */
+NG_INLINE __u32 ng_word(const __u8* p) { return *(const __u32*)p; }
+#else
 NG_INLINE __u16 ng_be16(const __u8* p) { return (__u16)((__u16)p[0] << 8 | p[1]); }
 
 NG_INLINE __u32 ng_word(const __u8* p) {
@@ -101,6 +110,7 @@ NG_INLINE __u32 ng_word(const __u8* p) {
   __builtin_memcpy(&w, p, 4);
   return w;
 }
+#endif
 
 NG_INLINE int ng_fail(struct ng_pkt* pkt, enum ng_parse_error err) {
   pkt->error = (__u8)err;

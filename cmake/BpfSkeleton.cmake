@@ -33,11 +33,12 @@ else()
   set(NETGUARD_BPF_ARCH ${CMAKE_SYSTEM_PROCESSOR})
 endif()
 
-# netguard_bpf_skeleton(<name> SOURCE <file.bpf.c> [HEADERS <h>...])
+# netguard_bpf_skeleton(<name> SOURCE <file.bpf.c> [HEADERS <h>...] [INCLUDES <dir>...])
 # Builds <name>.bpf.o and <name>.skel.h in the current binary dir and an INTERFACE target
-# <name>_skel that carries the include path and libbpf.
+# <name>_skel that carries the include path and libbpf. INCLUDES: more -I directories for clang
+# (the current source directory is always one).
 function(netguard_bpf_skeleton name)
-  cmake_parse_arguments(ARG "" "SOURCE" "HEADERS" ${ARGN})
+  cmake_parse_arguments(ARG "" "SOURCE" "HEADERS;INCLUDES" ${ARGN})
   if(NOT ARG_SOURCE)
     message(FATAL_ERROR "netguard_bpf_skeleton(${name}): SOURCE is required")
   endif()
@@ -45,6 +46,9 @@ function(netguard_bpf_skeleton name)
   set(obj ${CMAKE_CURRENT_BINARY_DIR}/${name}.bpf.o)
   set(skel ${CMAKE_CURRENT_BINARY_DIR}/${name}.skel.h)
   set(include_flags)
+  foreach(dir ${ARG_INCLUDES})
+    list(APPEND include_flags -I${dir})
+  endforeach()
   foreach(dir ${LIBBPF_INCLUDE_DIRS})
     list(APPEND include_flags -isystem ${dir})
   endforeach()
