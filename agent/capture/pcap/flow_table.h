@@ -9,11 +9,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <memory>
+#include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
+#include "capture/pcap/slot_chunks.h"
 #include "common/word_hash.h"
 #include "core/flow_record.h"
 #include "core/packet_sample.h"
@@ -93,10 +94,12 @@ struct FlowKeyEqual {
 /// same packets at the same timestamps give the same accumulators as the eBPF data plane.
 /// Timestamps are capture times in ns since the Unix epoch. Not thread-safe.
 ///
-/// Layout: the values live in fixed-size chunks that never move (a flow is ~0.5 KB), reused
-/// through a free list; a flat hash index maps each key to its slot. A flood of one-packet
-/// flows then costs one index probe and one slot write per packet, and sweeps and the final
-/// flush walk the slots in memory order.
+/// Layout: a flat hash index maps each key to a slot (SlotChunks). A flow of one packet so far
+/// keeps that packet (~0.15 KB) instead of its accumulators (~0.5 KB): ng_flow_step() replays it
+/// from the empty entry when the flow is reported or its second packet comes, which gives the
+/// very accumulators the packet made. A flood of one-packet flows then costs one index probe and
+/// a quarter of the memory it would otherwise, and sweeps and the final flush walk the slots in
+/// memory order.
 class FlowTable {
  public:
   FlowTable(FlowTableOptions options, FlowEvents& events);
@@ -112,8 +115,8 @@ class FlowTable {
   /// Ends every remaining flow with `reason` (end of a capture file: kShutdown).
   void Flush(FlowEndReason reason = FlowEndReason::kShutdown);
 
-  /// The accumulators of an active flow, or nullptr.
-  const ng_flow* Find(const ng_flow_key& key) const;
+  /// The accumulators of an active flow, if there is one with `key`.
+  std::optional<ng_flow> Find(const ng_flow_key& key) const;
 
   size_t size() const { return index_.size(); }
   const FlowTableStats& stats() const { return stats_; }
@@ -125,23 +128,34 @@ class FlowTable {
     bool live;
     ng_flow flow;
   };
-  /// Slots come in 2 MiB chunks, aligned so that the kernel can back each with one huge page
-  /// (a flood of new flows otherwise spends a third of its time in page faults).
-  static constexpr size_t kChunkBytes = size_t{2} << 20;
-  static constexpr uint32_t kChunkSlots = kChunkBytes / sizeof(Slot);
-  struct ChunkFree {
-    void operator()(Slot* chunk) const;
+  /// The one packet of a flow so far, and the times of the flow it made.
+  struct FirstPacket {
+    ng_flow_key key;
+    bool live;
+    uint8_t side;
+    uint64_t ts_ns;
+    uint64_t first_ts_ns;
+    uint64_t last_ts_ns;
+    ng_pkt pkt;
   };
+  /// An index value: a Slot, or a FirstPacket when kFirstPacket is set.
+  static constexpr uint32_t kFirstPacket = uint32_t{1} << 31;
 
-  Slot& At(uint32_t slot) { return chunks_[slot / kChunkSlots][slot % kChunkSlots]; }
-  const Slot& At(uint32_t slot) const { return chunks_[slot / kChunkSlots][slot % kChunkSlots]; }
-  /// Makes sure a free slot exists (the only step that allocates), so that taking it cannot
-  /// fail after the key is in the index.
-  void ReserveSlot();
-  uint32_t TakeSlot(const ng_flow_key& key);
-  void Erase(uint32_t slot);
-  /// The live slots in report order: flow start time, then key bytes.
-  std::vector<uint32_t> InStartOrder(std::vector<uint32_t> slots) const;
+  const ng_flow_key& KeyOf(uint32_t handle) const;
+  /// (first packet, last packet) times of the flow.
+  std::pair<uint64_t, uint64_t> TimesOf(uint32_t handle) const;
+  /// The flow's accumulators: a Slot's, or a first packet's replayed into `scratch`.
+  const ng_flow& FlowOf(uint32_t handle, ng_flow& scratch) const;
+  /// ng_flow_step() of a first packet on an empty entry.
+  void Replay(const FirstPacket& first, ng_flow& flow) const;
+  /// Moves a one-packet flow into a Slot of its own (Reserve done); returns the slot.
+  uint32_t Promote(uint32_t handle);
+  void Release(uint32_t handle);
+  /// The handles in report order: flow start time, then key bytes.
+  std::vector<uint32_t> InStartOrder(std::vector<uint32_t> handles) const;
+  /// The live handles, first packets then slots, each in memory order.
+  std::vector<uint32_t> Live() const;
+  FlowRecord Record(uint32_t handle, FlowEndReason reason) const;
   FlowRecord Record(const ng_flow_key& key, const ng_flow& flow, FlowEndReason reason) const;
   void Sample(std::span<const uint8_t> frame, uint32_t wire_len, uint64_t ts_ns, uint8_t reason,
               const ng_flow_key& key, uint8_t side);
@@ -149,9 +163,8 @@ class FlowTable {
   FlowTableOptions options_;
   FlowEvents& events_;
   absl::flat_hash_map<ng_flow_key, uint32_t, FlowKeyHash, FlowKeyEqual> index_;
-  std::vector<std::unique_ptr<Slot[], ChunkFree>> chunks_;
-  std::vector<uint32_t> free_;  // released slots, reused last in first out
-  uint32_t used_ = 0;           // slots handed out so far, free ones included
+  SlotChunks<Slot> slots_;
+  SlotChunks<FirstPacket> firsts_;
   FlowTableStats stats_;
   uint64_t next_sweep_ns_ = 0;
 };
