@@ -80,7 +80,7 @@ struct FlowTableStats {
   std::array<uint64_t, NG_ERR_COUNT> parse_errors{};  // indexed by enum ng_parse_error
 };
 
-/// Hash of the canonical key (FNV-1a over its 40 bytes, which have no padding).
+/// Hash of the canonical key (its 40 bytes have no padding).
 struct FlowKeyHash {
   size_t operator()(const ng_flow_key& key) const noexcept { return HashWords(key); }
 };
