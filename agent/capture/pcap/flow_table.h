@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "capture/pcap/slot_chunks.h"
+#include "common/huge_page_allocator.h"
 #include "common/word_hash.h"
 #include "core/flow_record.h"
 #include "core/packet_sample.h"
@@ -162,7 +163,9 @@ class FlowTable {
 
   FlowTableOptions options_;
   FlowEvents& events_;
-  absl::flat_hash_map<ng_flow_key, uint32_t, FlowKeyHash, FlowKeyEqual> index_;
+  absl::flat_hash_map<ng_flow_key, uint32_t, FlowKeyHash, FlowKeyEqual,
+                      HugePageAllocator<std::pair<const ng_flow_key, uint32_t>>>
+      index_;
   SlotChunks<Slot> slots_;
   SlotChunks<FirstPacket> firsts_;
   FlowTableStats stats_;
