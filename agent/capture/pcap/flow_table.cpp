@@ -7,7 +7,7 @@
 
 namespace netguard::capture::pcap {
 FlowTable::FlowTable(FlowTableOptions options, FlowEvents& events)
-    : options_(options), events_(events) {}
+    : options_(options), events_(events), index_(0, IndexHash{}, IndexEq{this}) {}
 
 FlowRecord FlowTable::Record(const ng_flow_key& key, const ng_flow& flow,
                              FlowEndReason reason) const {
@@ -63,21 +63,23 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
 
   ng_flow_key key{};
   const __u8 side = ng_flow_key_make(&pkt, &key);
-  slots_.Reserve();  // the only steps that allocate, before the index holds the key
+  const IndexKey probe = Probe(key);
+  slots_.Reserve();  // the slots' only allocating steps, before any slot is taken
   firsts_.Reserve();
-  auto [it, inserted] = index_.try_emplace(key, 0);
+  const auto it = index_.find(probe);
+  const bool fresh = it == index_.end();
   ng_flow first;  // a new flow's entry until it proves to have more than one packet
-  if (inserted) {
+  if (fresh) {
     first = ng_flow{};  // NG_FLOW_EMPTY
-  } else if (it->second & kFirstPacket) {
-    it->second = Promote(it->second);
+  } else if (it->handle & kFirstPacket) {
+    it->handle = Promote(it->handle);
   }
-  ng_flow& entry = inserted ? first : slots_.At(it->second).flow;
+  ng_flow& entry = fresh ? first : slots_.At(it->handle).flow;
   ng_flow expired, started, finished;
   __u8 end_reason = 0;
   const __u32 result = ng_flow_step(&entry, &pkt, side, ts_ns, &options_.step, &expired, &started,
                                     &finished, &end_reason);
-  if (inserted && !(result & NG_STEP_FINISHED)) {
+  if (fresh && !(result & NG_STEP_FINISHED)) {
     const uint32_t slot = firsts_.Take();
     FirstPacket& f = firsts_.At(slot);
     f.key = key;
@@ -86,7 +88,12 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
     f.first_ts_ns = first.first_ts_ns;
     f.last_ts_ns = first.last_ts_ns;
     f.pkt = pkt;
-    it->second = slot | kFirstPacket;
+    try {
+      index_.insert(IndexEntry{slot | kFirstPacket, probe.hash});
+    } catch (...) {  // the index could not grow: the flow is not kept
+      firsts_.Release(slot);
+      throw;
+    }
   }
   if (result & NG_STEP_EXPIRED) {
     stats_.flows_ended_active_timeout++;
@@ -107,8 +114,10 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
     (fin ? stats_.flows_ended_fin : stats_.flows_ended_rst)++;
     // The entry is empty now: dropping it is what the kernel's reset in place amounts to (the
     // next packet of the key starts afresh either way). Callbacks must not touch the table.
-    if (!inserted) slots_.Release(it->second);
-    index_.erase(it);
+    if (!fresh) {
+      slots_.Release(it->handle);
+      index_.erase(it);
+    }
     events_.OnFlowEnd(Record(key, finished, fin ? FlowEndReason::kFin : FlowEndReason::kRst));
   }
   if (sample != 0) Sample(frame, wire_len, ts_ns, sample, key, side);
@@ -194,9 +203,19 @@ std::vector<uint32_t> FlowTable::InStartOrder(std::vector<uint32_t> handles) con
     if (x.first != y.first) return x.first < y.first;
     return std::memcmp(&KeyOf(x.second), &KeyOf(y.second), sizeof(ng_flow_key)) < 0;
   };
-  // Flows made in packet order and never moved (a flood) are in start order already.
-  if (!std::is_sorted(order.begin(), order.end(), before))
+  // Flows made in packet order and never moved (a flood) are in time order already: then only
+  // the runs of equal start times (microsecond stamps tie often) need sorting, by key.
+  const auto earlier = [](const auto& x, const auto& y) { return x.first < y.first; };
+  if (std::is_sorted(order.begin(), order.end(), earlier)) {
+    for (auto run = order.begin(); run != order.end();) {
+      const auto next =
+          std::find_if(run, order.end(), [&](const auto& x) { return x.first != run->first; });
+      if (next - run > 1) std::sort(run, next, before);
+      run = next;
+    }
+  } else {
     std::sort(order.begin(), order.end(), before);
+  }
   for (size_t i = 0; i < order.size(); ++i) handles[i] = order[i].second;
   return handles;
 }
@@ -224,7 +243,7 @@ void FlowTable::Sweep(uint64_t now_ns) {
     (active ? stats_.flows_ended_active_timeout : stats_.flows_ended_idle_timeout)++;
     const FlowRecord record =
         Record(handle, active ? FlowEndReason::kActiveTimeout : FlowEndReason::kIdleTimeout);
-    index_.erase(record.key);
+    index_.erase(Probe(record.key));
     Release(handle);
     events_.OnFlowEnd(record);
   }
@@ -241,10 +260,10 @@ void FlowTable::Flush(FlowEndReason reason) {
 }
 
 std::optional<ng_flow> FlowTable::Find(const ng_flow_key& key) const {
-  auto it = index_.find(key);
+  const auto it = index_.find(Probe(key));
   if (it == index_.end()) return std::nullopt;
   ng_flow scratch;
-  return FlowOf(it->second, scratch);
+  return FlowOf(it->handle, scratch);
 }
 
 }  // namespace netguard::capture::pcap
