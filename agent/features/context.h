@@ -19,7 +19,6 @@
 #include <utility>
 #include <vector>
 
-#include "common/huge_page_allocator.h"
 #include "common/word_hash.h"
 #include "core/flow_record.h"
 #include "features/features.h"
@@ -89,8 +88,7 @@ class FlowContext {
   // Looks at up to `budget` of the oldest keys: a key with no end since `cutoff_ns` goes.
   void ExpireKeys(int64_t cutoff_ns, int budget);
 
-  absl::flat_hash_map<Key, Slot, KeyHash, KeyEq, HugePageAllocator<std::pair<const Key, Slot>>>
-      slots_;
+  absl::flat_hash_map<Key, Slot, KeyHash, KeyEq> slots_;
   std::deque<std::pair<int64_t, Key>> expiry_;  // each key once: (its newest end when queued)
   size_t entries_ = 0;
   int64_t newest_ns_ = 0;

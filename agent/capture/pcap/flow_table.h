@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "capture/pcap/slot_chunks.h"
-#include "common/huge_page_allocator.h"
 #include "common/word_hash.h"
 #include "core/flow_record.h"
 #include "core/packet_sample.h"
@@ -186,7 +185,7 @@ class FlowTable {
 
   FlowTableOptions options_;
   FlowEvents& events_;
-  absl::flat_hash_set<IndexEntry, IndexHash, IndexEq, HugePageAllocator<IndexEntry>> index_;
+  absl::flat_hash_set<IndexEntry, IndexHash, IndexEq> index_;
   SlotChunks<Slot> slots_;
   SlotChunks<FirstPacket> firsts_;
   FlowTableStats stats_;

@@ -3,15 +3,9 @@
 #ifndef NETGUARD_AGENT_CAPTURE_PCAP_SLOT_CHUNKS_H_
 #define NETGUARD_AGENT_CAPTURE_PCAP_SLOT_CHUNKS_H_
 
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
-
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <type_traits>
 #include <vector>
 
@@ -24,20 +18,14 @@ class SlotChunks {
   static_assert(std::is_trivially_default_constructible_v<T>);
 
  public:
-  /// Chunks are aligned so that the kernel can back each with one huge page (a flood of new
-  /// flows otherwise spends a third of its time in page faults).
   static constexpr size_t kChunkBytes = size_t{2} << 20;
   static constexpr uint32_t kChunkSlots = kChunkBytes / sizeof(T);
 
   /// Makes sure a free slot exists (the only step that allocates), so that Take cannot fail.
+  /// The chunk is not initialised (T is trivial): its pages are touched as slots are taken.
   void Reserve() {
     if (!free_.empty() || used_ < chunks_.size() * kChunkSlots) return;
-    void* memory = std::aligned_alloc(kChunkBytes, kChunkBytes);
-    if (!memory) throw std::bad_alloc();
-#ifdef __linux__
-    madvise(memory, kChunkBytes, MADV_HUGEPAGE);  // a hint: without huge pages all still works
-#endif
-    chunks_.emplace_back(static_cast<T*>(memory));
+    chunks_.push_back(std::make_unique_for_overwrite<T[]>(kChunkSlots));
   }
 
   /// A free slot (Reserve first), marked live; its other fields are for the caller to write.
@@ -71,10 +59,7 @@ class SlotChunks {
   }
 
  private:
-  struct ChunkFree {
-    void operator()(T* chunk) const { std::free(chunk); }
-  };
-  std::vector<std::unique_ptr<T[], ChunkFree>> chunks_;
+  std::vector<std::unique_ptr<T[]>> chunks_;
   std::vector<uint32_t> free_;  // released slots
   uint32_t used_ = 0;
 };
