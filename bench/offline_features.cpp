@@ -5,7 +5,8 @@
 //   syn_flood  a random-source SYN flood (random source addresses and ports, one target,
 //              exponential inter-arrival times around 2 us), written with pcap_dump;
 //   http       curl fetching from a small HTTP server across the e2e lab's namespaces (veth,
-//              offloads off), recorded by tcpdump on the server side;
+//              offloads off), recorded by tcpdump on the server side: 2,000 requests of
+//              200 kB, about 0.3 M packets, so that a run lasts long enough to time a rate;
 //   mixed      a generated mix of TCP conversations, DNS over UDP, other UDP and ICMP echoes,
 //              IPv4 and IPv6, interleaved in time.
 // Each tool runs as a process pinned to one CPU, --repeat times per file, interleaved; the best
@@ -267,8 +268,8 @@ int main(int argc, char** argv) {
   using namespace netguard::bench;
   CLI::App app("offline pcap -> flows -> features: netguardd --read vs ndpiReader vs argus");
   uint64_t syn_packets = 600000, mixed_flows = 30000;
-  int http_requests = 400, repeat = 3, cpu = 1;
-  size_t http_body = 100000;
+  int http_requests = 2000, repeat = 3, cpu = 1;
+  size_t http_body = 200000;
   bool keep = false;
   std::string dir;
   app.add_option("--syn-packets", syn_packets, "SYN flood packets")->check(CLI::Range(1, 50000000));

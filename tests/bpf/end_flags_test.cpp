@@ -157,9 +157,9 @@ TEST_F(EndFlagsTest, Cic2017LifecycleMatchesTheUserSpaceTable) {
   ExpectFlowEq(ends[0].flow, user.ended[0].acc);
   for (size_t i = 0; i < 2; i++) ExpectFlowEq(starts[i].flow, user.started[i].acc);
   const std::optional<ng_flow> live = Flow(key_);
-  const ng_flow* user_live = table.Find(key_);
+  const std::optional<ng_flow> user_live = table.Find(key_);
   ASSERT_TRUE(live.has_value());
-  ASSERT_NE(user_live, nullptr);
+  ASSERT_TRUE(user_live.has_value());
   EXPECT_EQ(PacketCount(*live), 2u);
   ExpectFlowEq(*live, *user_live);
 }

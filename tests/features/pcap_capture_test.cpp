@@ -7,12 +7,15 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "capture/pcap/flow_table.h"
 #include "capture/pcap/pcap_source.h"
 #include "features/pcap_test_util.h"
+#include "flow_update.h"
+#include "packet_parse.h"
 #include "support/packet_builder.h"
 
 namespace netguard::testing {
@@ -205,9 +208,10 @@ TEST(FlowTableTest, ManyFlowsEndInStartOrderWhateverSlotTheyUsed) {
   EXPECT_EQ(events.started.size(), 10000u);
   EXPECT_EQ(events.ended.size(), 2500u);
   EXPECT_EQ(table.size(), 7500u);
-  EXPECT_EQ(table.Find(early.front()), nullptr);
-  EXPECT_NE(table.Find(events.started.back().key), nullptr);
-  EXPECT_EQ(ng_flow_packets(table.Find(events.started.back().key)), 1u);
+  EXPECT_FALSE(table.Find(early.front()).has_value());
+  const std::optional<ng_flow> last = table.Find(events.started.back().key);
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(ng_flow_packets(&*last), 1u);
   table.Flush();
   ASSERT_EQ(events.ended.size(), 10000u);
   EXPECT_EQ(table.stats().flows_flushed, 7500u);
@@ -220,6 +224,62 @@ TEST(FlowTableTest, ManyFlowsEndInStartOrderWhateverSlotTheyUsed) {
         << i;
   }
   EXPECT_EQ(table.size(), 0u);
+}
+
+// The accumulators ng_flow_step() makes from the empty entry for `frames` (one flow).
+ng_flow Stepped(const std::vector<TimedFrame>& frames, const ng_step_params& params) {
+  ng_flow flow{}, expired, started, finished;
+  for (const TimedFrame& f : frames) {
+    ng_cursor cursor{f.frame.data(), f.frame.data() + f.frame.size()};
+    ng_pkt pkt{};
+    EXPECT_EQ(ng_parse_l3(&cursor, static_cast<uint32_t>(f.frame.size()), &pkt), NG_L3_IP);
+    EXPECT_EQ(ng_parse_l4(&cursor, &pkt), NG_L4_FLOW);
+    ng_flow_key key{};
+    const __u8 side = ng_flow_key_make(&pkt, &key);
+    __u8 reason = 0;
+    ng_flow_step(&flow, &pkt, side, f.ts_ns, &params, &expired, &started, &finished, &reason);
+  }
+  return flow;
+}
+
+// A flow of one packet so far is kept as that packet and replayed: what the table reports for
+// it (flush, idle sweep, Find) and for a flow whose second packet came later is, byte for byte,
+// what ng_flow_step() makes of the same packets.
+TEST(FlowTableTest, OnePacketFlowsReportTheAccumulatorsOfTheirPackets) {
+  FlowTableOptions options;
+  options.idle_timeout = std::chrono::seconds(5);
+  CollectFlows events;
+  capture::pcap::FlowTable table(options, events);
+  const std::vector<TimedFrame> idle = {
+      {PacketBuilder().Ip("10.4.0.1", "10.4.0.2").Tcp(4000, 80, NG_TCP_SYN, 1000).Build(), kT0}};
+  const std::vector<TimedFrame> two = {
+      {PacketBuilder().Ip("10.4.0.3", "10.4.0.4").Udp(5000, 53).Payload(40).Build(),
+       kT0 + 3000000000ULL},
+      {PacketBuilder().Ip("10.4.0.4", "10.4.0.3").Udp(53, 5000).Payload(90).Build(),
+       kT0 + 7000000000ULL}};
+  const std::vector<TimedFrame> single = {
+      {PacketBuilder().Ip("10.4.0.5", "10.4.0.6").Icmp(8).Payload(56).Build(),
+       kT0 + 7500000000ULL}};
+  // At 7 s the sweep ends `idle` (idle 7 s); `two` (idle 4 s) gets its second packet.
+  for (const TimedFrame* f : {&idle[0], &two[0], &two[1], &single[0]})
+    table.AddFrame(f->frame, static_cast<uint32_t>(f->frame.size()), f->ts_ns);
+  ASSERT_EQ(events.ended.size(), 1u);
+  EXPECT_EQ(events.ended[0].end_reason, FlowEndReason::kIdleTimeout);
+  const ng_flow idle_flow = Stepped(idle, options.step);
+  EXPECT_EQ(std::memcmp(&events.ended[0].acc, &idle_flow, sizeof(ng_flow)), 0);
+
+  const ng_flow single_flow = Stepped(single, options.step);
+  const std::optional<ng_flow> found = table.Find(events.started.back().key);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(std::memcmp(&*found, &single_flow, sizeof(ng_flow)), 0);
+
+  table.Flush();
+  ASSERT_EQ(events.ended.size(), 3u);
+  const ng_flow two_flow = Stepped(two, options.step);
+  EXPECT_EQ(ng_flow_packets(&events.ended[1].acc), 2u);
+  EXPECT_EQ(std::memcmp(&events.ended[1].acc, &two_flow, sizeof(ng_flow)), 0);
+  EXPECT_EQ(std::memcmp(&events.ended[2].acc, &single_flow, sizeof(ng_flow)), 0);
+  EXPECT_EQ(events.ended[2].start_ns, static_cast<int64_t>(single[0].ts_ns));
 }
 
 TEST(FlowTableTest, WithoutDetectorEventsOnlyFinishedFlowsAreReported) {

@@ -3,17 +3,18 @@
 #ifndef NETGUARD_AGENT_CAPTURE_PCAP_FLOW_TABLE_H_
 #define NETGUARD_AGENT_CAPTURE_PCAP_FLOW_TABLE_H_
 
-#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <memory>
+#include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
+#include "capture/pcap/slot_chunks.h"
 #include "common/word_hash.h"
 #include "core/flow_record.h"
 #include "core/packet_sample.h"
@@ -79,27 +80,21 @@ struct FlowTableStats {
   std::array<uint64_t, NG_ERR_COUNT> parse_errors{};  // indexed by enum ng_parse_error
 };
 
-/// Hash of the canonical key (FNV-1a over its 40 bytes, which have no padding).
-struct FlowKeyHash {
-  size_t operator()(const ng_flow_key& key) const noexcept { return HashWords(key); }
-};
-struct FlowKeyEqual {
-  bool operator()(const ng_flow_key& a, const ng_flow_key& b) const noexcept {
-    return SameWords(a, b);
-  }
-};
-
 /// Flows keyed by ng_flow_key holding struct ng_flow values, updated with ng_flow_step(): the
 /// same packets at the same timestamps give the same accumulators as the eBPF data plane.
 /// Timestamps are capture times in ns since the Unix epoch. Not thread-safe.
 ///
-/// Layout: the values live in fixed-size chunks that never move (a flow is ~0.5 KB), reused
-/// through a free list; a flat hash index maps each key to its slot. A flood of one-packet
-/// flows then costs one index probe and one slot write per packet, and sweeps and the final
-/// flush walk the slots in memory order.
+/// Layout: a flat hash index maps each key to a slot (SlotChunks). A flow of one packet so far
+/// keeps that packet (~0.15 KB) instead of its accumulators (~0.5 KB): ng_flow_step() replays it
+/// from the empty entry when the flow is reported or its second packet comes, which gives the
+/// very accumulators the packet made. A flood of one-packet flows then costs one index probe and
+/// a quarter of the memory it would otherwise, and sweeps and the final flush walk the slots in
+/// memory order.
 class FlowTable {
  public:
   FlowTable(FlowTableOptions options, FlowEvents& events);
+  FlowTable(const FlowTable&) = delete;  // the index refers to the table
+  FlowTable& operator=(const FlowTable&) = delete;
 
   /// Accounts one frame (from the Ethernet header; `frame` holds the captured bytes, `wire_len`
   /// the length on the wire) captured at `ts_ns`. Sweeps idle flows first when a sweep is due.
@@ -112,8 +107,8 @@ class FlowTable {
   /// Ends every remaining flow with `reason` (end of a capture file: kShutdown).
   void Flush(FlowEndReason reason = FlowEndReason::kShutdown);
 
-  /// The accumulators of an active flow, or nullptr.
-  const ng_flow* Find(const ng_flow_key& key) const;
+  /// The accumulators of an active flow, if there is one with `key`.
+  std::optional<ng_flow> Find(const ng_flow_key& key) const;
 
   size_t size() const { return index_.size(); }
   const FlowTableStats& stats() const { return stats_; }
@@ -125,33 +120,74 @@ class FlowTable {
     bool live;
     ng_flow flow;
   };
-  /// Slots come in 2 MiB chunks, aligned so that the kernel can back each with one huge page
-  /// (a flood of new flows otherwise spends a third of its time in page faults).
-  static constexpr size_t kChunkBytes = size_t{2} << 20;
-  static constexpr uint32_t kChunkSlots = kChunkBytes / sizeof(Slot);
-  struct ChunkFree {
-    void operator()(Slot* chunk) const;
+  /// The one packet of a flow so far, and the times of the flow it made.
+  struct FirstPacket {
+    ng_flow_key key;
+    bool live;
+    uint8_t side;
+    uint64_t ts_ns;
+    uint64_t first_ts_ns;
+    uint64_t last_ts_ns;
+    ng_pkt pkt;
+  };
+  /// A handle: a Slot, or a FirstPacket when kFirstPacket is set.
+  static constexpr uint32_t kFirstPacket = uint32_t{1} << 31;
+
+  /// The index holds a flow's handle and the low half of its key's hash, not the key (which its
+  /// slot holds): 8 bytes an entry instead of 48, so that a flood's index misses the cache less
+  /// and grows by moving a sixth of the bytes. It is looked up by IndexKey.
+  struct IndexEntry {
+    mutable uint32_t handle;  // changes when the flow moves to a Slot; not part of the hash
+    uint32_t hash;
+  };
+  struct IndexKey {
+    const ng_flow_key* key;
+    uint32_t hash;
+  };
+  static IndexKey Probe(const ng_flow_key& key) {
+    return {&key, static_cast<uint32_t>(HashWords(key))};
+  }
+  struct IndexHash {
+    using is_transparent = void;
+    size_t operator()(const IndexEntry& e) const { return e.hash; }
+    size_t operator()(const IndexKey& k) const { return k.hash; }
+  };
+  struct IndexEq {
+    using is_transparent = void;
+    const FlowTable* table;
+    bool operator()(const IndexEntry& e, const IndexKey& k) const {
+      return e.hash == k.hash && SameWords(table->KeyOf(e.handle), *k.key);
+    }
+    bool operator()(const IndexKey& k, const IndexEntry& e) const { return (*this)(e, k); }
+    bool operator()(const IndexEntry& a, const IndexEntry& b) const {
+      return a.hash == b.hash && SameWords(table->KeyOf(a.handle), table->KeyOf(b.handle));
+    }
   };
 
-  Slot& At(uint32_t slot) { return chunks_[slot / kChunkSlots][slot % kChunkSlots]; }
-  const Slot& At(uint32_t slot) const { return chunks_[slot / kChunkSlots][slot % kChunkSlots]; }
-  /// Makes sure a free slot exists (the only step that allocates), so that taking it cannot
-  /// fail after the key is in the index.
-  void ReserveSlot();
-  uint32_t TakeSlot(const ng_flow_key& key);
-  void Erase(uint32_t slot);
-  /// The live slots in report order: flow start time, then key bytes.
-  std::vector<uint32_t> InStartOrder(std::vector<uint32_t> slots) const;
+  const ng_flow_key& KeyOf(uint32_t handle) const;
+  /// (first packet, last packet) times of the flow.
+  std::pair<uint64_t, uint64_t> TimesOf(uint32_t handle) const;
+  /// The flow's accumulators: a Slot's, or a first packet's replayed into `scratch`.
+  const ng_flow& FlowOf(uint32_t handle, ng_flow& scratch) const;
+  /// ng_flow_step() of a first packet on an empty entry.
+  void Replay(const FirstPacket& first, ng_flow& flow) const;
+  /// Moves a one-packet flow into a Slot of its own (Reserve done); returns the slot.
+  uint32_t Promote(uint32_t handle);
+  void Release(uint32_t handle);
+  /// The handles in report order: flow start time, then key bytes.
+  std::vector<uint32_t> InStartOrder(std::vector<uint32_t> handles) const;
+  /// The live handles, first packets then slots, each in memory order.
+  std::vector<uint32_t> Live() const;
+  FlowRecord Record(uint32_t handle, FlowEndReason reason) const;
   FlowRecord Record(const ng_flow_key& key, const ng_flow& flow, FlowEndReason reason) const;
   void Sample(std::span<const uint8_t> frame, uint32_t wire_len, uint64_t ts_ns, uint8_t reason,
               const ng_flow_key& key, uint8_t side);
 
   FlowTableOptions options_;
   FlowEvents& events_;
-  absl::flat_hash_map<ng_flow_key, uint32_t, FlowKeyHash, FlowKeyEqual> index_;
-  std::vector<std::unique_ptr<Slot[], ChunkFree>> chunks_;
-  std::vector<uint32_t> free_;  // released slots, reused last in first out
-  uint32_t used_ = 0;           // slots handed out so far, free ones included
+  absl::flat_hash_set<IndexEntry, IndexHash, IndexEq> index_;
+  SlotChunks<Slot> slots_;
+  SlotChunks<FirstPacket> firsts_;
   FlowTableStats stats_;
   uint64_t next_sweep_ns_ = 0;
 };

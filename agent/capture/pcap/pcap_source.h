@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -79,6 +80,7 @@ class PcapFileReader {
   int64_t RecordOffset(uint64_t good_packets) const;
 
   std::string path_;
+  std::unique_ptr<char[]> read_buffer_;  // the stdio buffer of the file, outlives handle_
   ::pcap* handle_ = nullptr;
 };
 
