@@ -289,8 +289,9 @@ brute_wordlist() {
 sc_hydra_ssh() {
   SC_CLASS=BruteForce SC_BOUND=75
   attacker
+  # the rules split: 32 tasks (sshd's PAM delay holds each ~2 s a password; MaxStartups 100)
   param words 40-100 20-50 300-300
-  param tasks 8-16 4-8 16-16
+  param tasks 8-16 4-8 32-32
   param users 1-3 1-2 1-1
   brute_wordlist "$P_words"
   SC_CMD="cd $WORK && hydra -I -f -t $P_tasks -L users.txt -P words.txt ssh://$VICTIM_IP >/dev/null"
