@@ -215,10 +215,9 @@ int Run(const Options& opt) {
   if (!dny.deny_policy()) throw std::invalid_argument(opt.xdp_filter_deny + " is not deny-policy");
   if (alw.deny_policy()) throw std::invalid_argument(opt.xdp_filter_allow + " is not allow-policy");
   PassProgram pass;
-  const FloorPrograms floors;
-
   const std::vector<uint8_t> blocked_frame = UdpFrame(kBlockedSrc);
   const std::vector<uint8_t> flow_frame = UdpFrame(kFlowSrc);
+  const FloorPrograms floors(flow_frame);
   const std::vector<uint8_t> tcp_frame = TcpAckFrame(kFlowSrc);
   Figures figs = DescribeFigures(opt, dny, alw);
 

@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <netinet/in.h>
 
 #include <cerrno>
 #include <stdexcept>
@@ -16,26 +15,28 @@
 #include <vector>
 
 #include "bpf_floor_bpf.skel.h"
+#include "flow_update.h"
 
 namespace netguard::bench::bpf_cost {
 namespace {
 
 constexpr uint32_t kFillerBase = 0x0a800000;  // 10.128.0.0, host order: the filler keys' side A
 
-// The flow key of the floors: the existing_flow packet's tuple, in ng_flow_key_make()'s order.
-ng_flow_key BenchKey() {
-  ng_flow_key key{};
-  inet_pton(AF_INET, kFlowSrc, &key.addr_a[0]);
-  inet_pton(AF_INET, "10.0.0.100", &key.addr_b[0]);
-  key.port_a = 40000;
-  key.port_b = 5201;
-  key.family = NG_FAMILY_IPV4;
-  key.proto = IPPROTO_UDP;
-  return key;
-}
-
 [[noreturn]] void Fail(int err, const std::string& what) {
   throw std::system_error(err, std::generic_category(), "bpf_floor: " + what);
+}
+
+// The flow key of `frame`, as the data plane makes it (the shared parser and ng_flow_key_make).
+ng_flow_key KeyOf(std::span<const uint8_t> frame) {
+  ng_cursor cursor{frame.data(), frame.data() + frame.size()};
+  ng_pkt pkt{};
+  if (ng_parse_l3(&cursor, static_cast<__u32>(frame.size()), &pkt) != NG_L3_IP ||
+      ng_parse_l4(&cursor, &pkt) != NG_L4_FLOW) {
+    Fail(EINVAL, "the floors' frame does not parse");
+  }
+  ng_flow_key key{};
+  ng_flow_key_make(&pkt, &key);
+  return key;
 }
 
 }  // namespace
@@ -79,7 +80,7 @@ Figure DescribeFloor(FloorKind kind, const std::string& method) {
                 .expected_verdict = XDP_PASS};
 }
 
-FloorPrograms::FloorPrograms() : key_(BenchKey()) {
+FloorPrograms::FloorPrograms(std::span<const uint8_t> frame) : key_(KeyOf(frame)) {
   skel_ = bpf_floor_bpf__open();
   if (skel_ == nullptr) Fail(errno, "open");
   // The key is a const volatile global: set it in .rodata before load.

@@ -37,12 +37,12 @@ Figure DescribeFloor(FloorKind kind, const std::string& method);
 /// bench/bpf_floor.bpf.c loaded, with both flow maps (shared and per-CPU) filled to capacity.
 class FloorPrograms {
  public:
-  /// Loads the programs with the existing_flow packet's tuple (10.0.0.2:40000 - 10.0.0.100:5201,
-  /// UDP) as their flow key, then fills each flow map with capacity - 1 other keys and that key
-  /// last (the most recently used entry).
+  /// Loads the programs with the flow key of `frame` (the existing_flow packet's), then fills
+  /// each flow map with capacity - 1 other keys and that key last (the most recently used).
   ///
-  /// @throws std::system_error if loading or filling fails, or if the key is not in a map after.
-  FloorPrograms();
+  /// @throws std::system_error if the frame does not parse, loading or filling fails, or the
+  /// key is not in a map after.
+  explicit FloorPrograms(std::span<const uint8_t> frame);
   ~FloorPrograms();
   FloorPrograms(const FloorPrograms&) = delete;
   FloorPrograms& operator=(const FloorPrograms&) = delete;

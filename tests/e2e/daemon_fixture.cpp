@@ -177,6 +177,28 @@ int DaemonE2eTest::NmapSynScan(const std::string& source_ip, const std::string& 
                     output);
 }
 
+std::vector<std::string> DaemonE2eTest::PeerCommand(std::vector<std::string> argv,
+                                                    int seconds) const {
+  std::vector<std::string> full = {"ip",      "netns", "exec", lab_->peer().name(),
+                                   "timeout", "-k",    "2",    std::to_string(seconds)};
+  full.insert(full.end(), argv.begin(), argv.end());
+  return full;
+}
+
+int DaemonE2eTest::InPeer(std::vector<std::string> argv, int seconds, std::string* output) const {
+  std::string ignored;
+  return RunCommand(PeerCommand(std::move(argv), seconds), output ? output : &ignored);
+}
+
+bool DaemonE2eTest::Hping(std::vector<std::string> args, int count, int gap_us) const {
+  args.insert(args.begin(),
+              {"hping3", "-q", "-c", std::to_string(count), "-i", "u" + std::to_string(gap_us)});
+  args.push_back(lab_->sensor_ip());
+  std::string output;
+  InPeer(args, 20, &output);
+  return output.find(std::to_string(count) + " packets transmitted") != std::string::npos;
+}
+
 std::string DaemonE2eTest::DaemonLog() const {
   std::ifstream in(daemon_log_);
   std::stringstream text;

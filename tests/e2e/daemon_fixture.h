@@ -80,6 +80,15 @@ class DaemonE2eTest : public ::testing::Test {
   int NmapSynScan(const std::string& source_ip, const std::string& ports,
                   std::string* output) const;
 
+  /// The command line that runs `argv` in the peer namespace, bounded to `seconds`.
+  std::vector<std::string> PeerCommand(std::vector<std::string> argv, int seconds) const;
+  /// Runs a tool in the peer namespace, bounded to `seconds`; returns its exit status.
+  int InPeer(std::vector<std::string> argv, int seconds = 30, std::string* output = nullptr) const;
+
+  /// hping3 `args` from the peer namespace at the sensor: `count` packets `gap_us` apart, bounded
+  /// to 20 s. Whether it sent them all (its exit status says whether anything answered).
+  bool Hping(std::vector<std::string> args, int count, int gap_us) const;
+
   /// Everything the daemon logged so far (all starts).
   std::string DaemonLog() const;
   /// Waits until the daemon log holds `needle` at least `times` times.

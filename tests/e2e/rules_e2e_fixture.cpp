@@ -29,28 +29,6 @@ void RulesE2eFixture::WriteRules(const std::string& yaml) const {
   out << yaml;
 }
 
-std::vector<std::string> RulesE2eFixture::PeerCommand(std::vector<std::string> argv,
-                                                      int seconds) const {
-  std::vector<std::string> full = {"ip",      "netns", "exec", lab_->peer().name(),
-                                   "timeout", "-k",    "2",    std::to_string(seconds)};
-  full.insert(full.end(), argv.begin(), argv.end());
-  return full;
-}
-
-int RulesE2eFixture::InPeer(std::vector<std::string> argv, int seconds, std::string* output) const {
-  std::string ignored;
-  return RunCommand(PeerCommand(std::move(argv), seconds), output ? output : &ignored);
-}
-
-bool RulesE2eFixture::Hping(std::vector<std::string> args, int count, int gap_us) const {
-  args.insert(args.begin(),
-              {"hping3", "-q", "-c", std::to_string(count), "-i", "u" + std::to_string(gap_us)});
-  args.push_back(lab_->sensor_ip());
-  std::string output;
-  InPeer(args, 20, &output);
-  return output.find(std::to_string(count) + " packets transmitted") != std::string::npos;
-}
-
 long RulesE2eFixture::Flood(const std::vector<std::string>& args, int processes, int count) const {
   std::vector<std::unique_ptr<ChildProcess>> floods;
   std::vector<std::string> logs;

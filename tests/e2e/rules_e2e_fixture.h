@@ -30,19 +30,10 @@ class RulesE2eFixture : public DaemonE2eTest {
   /// Writes `yaml` to rules_ (state_/rules.yaml, the file netguard.yaml names).
   void WriteRules(const std::string& yaml) const;
 
-  /// The command line that runs `argv` in the peer namespace, bounded to `seconds`.
-  std::vector<std::string> PeerCommand(std::vector<std::string> argv, int seconds) const;
-  /// Runs a tool in the peer namespace, bounded to `seconds`; returns its exit status.
-  int InPeer(std::vector<std::string> argv, int seconds = 30, std::string* output = nullptr) const;
-
   /// A flood from the peer namespace at the sensor: `processes` hping3 at once, each sending
   /// `count` packets (`args`, e.g. --udp -p 9999 -k) 10 us apart and stopped by SIGINT after
   /// kFloodSeconds if not done (their output in state_/flood-N.log). Packets sent in all.
   long Flood(const std::vector<std::string>& args, int processes, int count) const;
-
-  /// hping3 `args` from the peer namespace at the sensor: `count` packets `gap_us` apart, bounded
-  /// to 20 s. Whether it sent them all (its exit status says whether anything answered).
-  bool Hping(std::vector<std::string> args, int count, int gap_us) const;
 
   /// An HTTP GET from `source_ip` to `host`:`port`, bounded to 5 s; curl's exit status.
   int Curl(const std::string& source_ip, const std::string& host, uint16_t port) const;
