@@ -29,8 +29,8 @@ class PcapError : public std::runtime_error {
 class PacketSink {
  public:
   virtual ~PacketSink() = default;
-  /// `frame` holds the captured bytes from the Ethernet header on, `wire_len` the length on the
-  /// wire, `ts_ns` the capture time in ns since the Unix epoch.
+  /// `frame` holds the captured bytes from the Ethernet header on, valid during the call only;
+  /// `wire_len` is the length on the wire, `ts_ns` the capture time in ns since the Unix epoch.
   virtual void OnPacket(std::span<const uint8_t> frame, uint32_t wire_len, uint64_t ts_ns) = 0;
 };
 
@@ -55,15 +55,29 @@ struct ReadResult {
                               // dump file; tried to read 1514 captured bytes, only got 320"
   uint64_t error_packet = 0;  // 1-based index of the packet that could not be read
   int64_t error_offset = -1;  // file offset where that record starts (-1: unknown, e.g. stdin)
+
+  /// Reading `path` stopped at the record after the packets delivered, which starts at `offset`
+  /// (-1: unknown), because of `why`.
+  void Fail(const std::string& path, int64_t offset, const std::string& why);
+};
+
+class MappedPcap;
+
+/// How PcapFileReader reads a file.
+enum class FileAccess {
+  kFastest,  // a memory map when the file allows it (MappedPcap), else libpcap
+  kLibpcap,  // always libpcap (tests compare the two)
 };
 
 /// pcap-file: a pcap or pcapng file (libpcap detects which), Ethernet link type only, with
-/// nanosecond timestamps where the file has them.
+/// nanosecond timestamps where the file has them. A classic pcap file is mapped and read in
+/// place (MappedPcap), with libpcap's results; anything else, and "-" (standard input), is read
+/// by libpcap.
 class PcapFileReader {
  public:
   /// Opens `path`. Throws PcapError when it cannot be opened or its link type is not Ethernet
   /// (DLT_EN10MB); the message names the file and the link type.
-  explicit PcapFileReader(const std::string& path);
+  explicit PcapFileReader(const std::string& path, FileAccess access = FileAccess::kFastest);
   ~PcapFileReader();
   PcapFileReader(const PcapFileReader&) = delete;
   PcapFileReader& operator=(const PcapFileReader&) = delete;
@@ -80,6 +94,7 @@ class PcapFileReader {
   int64_t RecordOffset(uint64_t good_packets) const;
 
   std::string path_;
+  std::unique_ptr<MappedPcap> mapped_;   // set: the file is read through it, not handle_
   std::unique_ptr<char[]> read_buffer_;  // the stdio buffer of the file, outlives handle_
   ::pcap* handle_ = nullptr;
 };
