@@ -28,13 +28,13 @@ void AppendFeature(std::string& out, double value, bool integer);
 /// spelling, leading spaces included.
 class FlowCsvWriter {
  public:
-  explicit FlowCsvWriter(std::ostream& out) : out_(out) {}
+  explicit FlowCsvWriter(std::ostream& out);
   void WriteHeader();
   void WriteRow(const FlowRecord& flow, const FeatureVector& features);
 
  private:
   std::ostream& out_;
-  std::string row_;  // the row being built, reused
+  std::string row_;  // the buffer a row is built in, reused (sized for the longest row)
 };
 
 }  // namespace netguard::features
