@@ -32,6 +32,9 @@ uint64_t HashWords(const Key& key) {
   uint64_t words[sizeof(Key) / 8];
   std::memcpy(words, &key, sizeof(Key));
   uint64_t sum = 0;
+  // Unrolled (GCC's -O2 keeps the loop): the multiplies then overlap, and the words can come
+  // straight from the registers a key was just built in (FlowContext: ~15 % of its time).
+#pragma GCC unroll 8
   for (size_t i = 0; i < sizeof(Key) / 8; ++i) sum += (words[i] ^ (words[i] >> 32)) * kMul[i];
   return MixWord(0, sum);
 }

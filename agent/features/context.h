@@ -8,7 +8,7 @@
 #ifndef NETGUARD_AGENT_FEATURES_CONTEXT_H_
 #define NETGUARD_AGENT_FEATURES_CONTEXT_H_
 
-#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 #include <absl/container/inlined_vector.h>
 
 #include <array>
@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/slot_chunks.h"
 #include "common/word_hash.h"
 #include "core/flow_record.h"
 #include "features/features.h"
@@ -46,29 +47,27 @@ class FlowContext {
   static constexpr std::chrono::seconds kLateness{35};  // idle timeout 30 s + sweeps
   static constexpr size_t kMaxEntries = size_t{1} << 18;
 
+  FlowContext() : index_(0, IndexHash{}, IndexEq{this}) {}
+  FlowContext(const FlowContext&) = delete;  // the index refers to the slots
+  FlowContext& operator=(const FlowContext&) = delete;
+
   /// Records `flow` and writes its four counts into v[kContextFirst...].
   void Observe(const FlowRecord& flow, FeatureVector& v);
 
   /// Ends remembered, over the four kinds of key.
   size_t entries() const { return entries_; }
   /// Keys (addresses, pairs, services) remembered.
-  size_t keys() const { return slots_.size(); }
+  size_t keys() const { return index_.size(); }
 
  private:
-  // kind, address words (one or two addresses), port and protocol
-  using Key = std::array<uint32_t, 10>;
-  // Inline hash and equality over the key's five 64-bit words (absl's generic byte hash and
-  // std::array's memcmp are library calls that showed in profiles of floods).
-  struct KeyHash {
-    size_t operator()(const Key& k) const { return HashWords(k); }
-  };
-  struct KeyEq {
-    bool operator()(const Key& a, const Key& b) const { return SameWords(a, b); }
-  };
-  struct Slot {
-    // Ends in time order, appended as flows finish; ends[head...] are kept, the ones before are
-    // forgotten. Most keys of a flood (a spoofed source, a source/destination pair) see one
-    // end: it is stored inline.
+  // kind and family (and a service's port and protocol), then one or two addresses. 64-bit
+  // words, built and hashed as such: keys of 32-bit stores read back as 64-bit words stalled
+  // every flow on store forwarding.
+  using Key = std::array<uint64_t, 5>;
+
+  // The ends of a key that has had more than one. Ends in time order, appended as flows finish;
+  // ends[head...] are kept, the ones before are forgotten.
+  struct Ends {
     absl::InlinedVector<int64_t, 2> ends;
     size_t head = 0;
     // Where the last window began: every end before ends[cursor] is < cursor_from. Flows end in
@@ -81,15 +80,78 @@ class FlowContext {
     // a late end costs O(sqrt n), not a move of every newer end of a busy destination.
     std::vector<int64_t> late;
   };
-  // Records `end_ns` under `key` (when `record`); returns the key's ends within the window.
-  uint64_t Count(const Key& key, int64_t end_ns, bool record, int64_t cutoff_ns);
+  // A key, in SlotChunks (64 bytes). Most keys of a flood (a spoofed source, a source/destination
+  // pair) see one end: it is held here, and only a key with more gets Ends.
+  struct Slot {
+    Key key;
+    uint32_t hash;  // the key's, as in the index
+    // 0: the key has had one end, `newest`, kept while `kept`; else 1 + its Ends in many_.
+    uint32_t many;
+    int64_t newest;
+    bool live;  // SlotChunks'
+    bool kept;
+  };
+  static_assert(sizeof(Slot) == 64);
+
+  // The index holds a key's slot and the low half of its hash, not the key (its slot does): 8
+  // bytes an entry instead of ~110, so that the lookups of a flood's new sources (not found
+  // once the table is full) stay in cache and growing moves a fourteenth of the bytes. Looked up
+  // by IndexKey, as the pcap flow table's index.
+  struct IndexEntry {
+    uint32_t slot;
+    uint32_t hash;
+  };
+  struct IndexKey {
+    const Key* key;
+    uint32_t hash;
+  };
+  struct IndexHash {
+    using is_transparent = void;
+    size_t operator()(const IndexEntry& e) const { return e.hash; }
+    size_t operator()(const IndexKey& k) const { return k.hash; }
+  };
+  struct IndexEq {
+    using is_transparent = void;
+    const FlowContext* context;
+    bool operator()(const IndexEntry& e, const IndexKey& k) const {
+      return e.hash == k.hash && SameWords(context->slots_.At(e.slot).key, *k.key);
+    }
+    bool operator()(const IndexKey& k, const IndexEntry& e) const { return (*this)(e, k); }
+    bool operator()(const IndexEntry& a, const IndexEntry& b) const {
+      return a.hash == b.hash &&
+             SameWords(context->slots_.At(a.slot).key, context->slots_.At(b.slot).key);
+    }
+  };
+
+  // Records `end_ns` under the probe's key (when `record`); returns the key's ends within the
+  // window.
+  uint64_t Count(const IndexKey& probe, int64_t end_ns, bool record, int64_t cutoff_ns);
+  // The general case of Count, for a key with Ends.
+  uint64_t CountMany(Ends& e, int64_t end_ns, bool record);
+  // A new key with the one end `end_ns`.
+  void Add(const IndexKey& probe, int64_t end_ns);
+  // Gives a key with one kept end Ends holding it.
+  Ends& Spill(Slot& slot);
+  Ends& ManyOf(const Slot& slot) { return many_[slot.many - 1]; }
+  // The end that decides when the key goes (ends.back() of Ends): its newest end, or the last
+  // one recorded if that came late after every end was forgotten.
+  int64_t Newest(const Slot& slot) {
+    return slot.many == 0 ? slot.newest : ManyOf(slot).ends.back();
+  }
   void Forget(Slot& slot, int64_t cutoff_ns);
-  void Insert(Slot& slot, int64_t end_ns);
+  void Forget(Ends& e, int64_t cutoff_ns);
+  void Insert(Ends& e, int64_t end_ns);
   // Looks at up to `budget` of the oldest keys: a key with no end since `cutoff_ns` goes.
   void ExpireKeys(int64_t cutoff_ns, int budget);
+  // Drops the key of `slot`, its ends forgotten.
+  void Remove(uint32_t slot);
 
-  absl::flat_hash_map<Key, Slot, KeyHash, KeyEq> slots_;
-  std::deque<std::pair<int64_t, Key>> expiry_;  // each key once: (its newest end when queued)
+  absl::flat_hash_set<IndexEntry, IndexHash, IndexEq> index_;
+  SlotChunks<Slot> slots_;
+  std::vector<Ends> many_;
+  std::vector<uint32_t> free_many_;  // indexes of many_ no key uses
+  // Each key's slot once, from when it is added until it goes: (its newest end when queued).
+  std::deque<std::pair<int64_t, uint32_t>> expiry_;
   size_t entries_ = 0;
   int64_t newest_ns_ = 0;
 };

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -164,6 +165,60 @@ TEST(FlowContextTest, OutOfOrderEndsCountLikeBruteForce) {
     ASSERT_EQ(got.dst, want.dst) << i;
     ASSERT_EQ(got.dst_svc, want.dst_svc) << i;
   }
+}
+
+// 100 000 flows over 400 s from a shifting set of sources (a few busy ones, many seen once or
+// again only after a long while), finishing out of order: keys come and go, so slots and the
+// ends of busy keys are reused, and keys with one end gain more or have it replaced after it is
+// forgotten. The counts stay those of a brute-force count.
+TEST(FlowContextTest, KeysComingAndGoingCountLikeBruteForce) {
+  FlowContext c;
+  struct Seen {
+    uint32_t s, d, p;
+    int64_t finished, end;
+  };
+  std::vector<Seen> seen;
+  uint64_t rng = 777;
+  const auto next = [&rng] {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(rng >> 33);
+  };
+  size_t most_keys = 0;
+  for (int i = 0; i < 100'000; ++i) {
+    const int64_t finished = kT0 + i * 4'000'000LL;  // 250 flows a second
+    // half from 20 busy sources, half from 20 000 that drift by 1 000 every 40 s
+    const uint32_t s = next() % 2 ? next() % 20 : 1000 + i / 10'000 * 1000 + next() % 20'000;
+    const Seen f{s, next() % 8, next() % 5, finished,
+                 finished - static_cast<int64_t>(next() % 1'500'000'000)};
+    seen.push_back(f);
+    Counts want{};
+    for (size_t j = seen.size(); j-- > 0 && seen[j].finished >= f.end - 2 * kSecond;) {
+      const Seen& o = seen[j];
+      if (o.end < f.end - 2 * kSecond || o.end > f.end) continue;
+      want.src += o.s == f.s;
+      want.src_dst += o.s == f.s && o.d == f.d;
+      want.dst += o.d == f.d;
+      want.dst_svc += o.d == f.d && o.p == f.p;
+    }
+    FlowRecord flow = Flow("10.0.0.1", "10.0.1.1", static_cast<uint16_t>(f.p + 1), kUdp, f.end);
+    flow.key.addr_a[0] = htonl(0x0A000000u + f.s);
+    flow.key.addr_b[0] = htonl(0x0A010000u + f.d);
+    const Counts got = Observe(c, flow);
+    ASSERT_EQ(got.src, want.src) << i;
+    ASSERT_EQ(got.src_dst, want.src_dst) << i;
+    ASSERT_EQ(got.dst, want.dst) << i;
+    ASSERT_EQ(got.dst_svc, want.dst_svc) << i;
+    most_keys = std::max(most_keys, c.keys());
+  }
+  // Old keys went as new ones came: those of the last ~37 s are kept (about 9 000), not those
+  // of all 30 000 sources.
+  EXPECT_LT(most_keys, 12'000u);
+  // Past kLateness, they all go, a few with each new flow, and the ends counted go with them.
+  const int64_t later =
+      seen.back().finished + std::chrono::nanoseconds(FlowContext::kLateness).count();
+  for (int i = 0; i < 3000; ++i) Observe(c, Flow("10.0.0.3", "10.0.0.4", 1, kUdp, later + i));
+  EXPECT_EQ(c.keys(), 4u);
+  EXPECT_EQ(c.entries(), 4u * 3000);
 }
 
 TEST(FlowContextTest, AFloodBeyondTheCapStaysBounded) {

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "capture/pcap/slot_chunks.h"
+#include "common/slot_chunks.h"
 #include "common/word_hash.h"
 #include "core/flow_record.h"
 #include "core/packet_sample.h"

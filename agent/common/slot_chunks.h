@@ -1,7 +1,9 @@
-// Fixed-size slots of the pcap flow table in 2 MiB chunks that never move, reused through a free
-// list: a flood of new flows then costs a slot write each, and walks go in memory order.
-#ifndef NETGUARD_AGENT_CAPTURE_PCAP_SLOT_CHUNKS_H_
-#define NETGUARD_AGENT_CAPTURE_PCAP_SLOT_CHUNKS_H_
+// Fixed-size slots in 2 MiB chunks that never move, reused through a free list: the storage
+// behind small hash indexes (the pcap flow table's flows, the context counts' keys). A flood of
+// new keys then costs a slot write each, growing never moves a slot, and walks go in memory
+// order.
+#ifndef NETGUARD_AGENT_COMMON_SLOT_CHUNKS_H_
+#define NETGUARD_AGENT_COMMON_SLOT_CHUNKS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -9,7 +11,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace netguard::capture::pcap {
+namespace netguard {
 
 /// Slots of trivially constructible `T`, which has a `bool live` that Take sets and Release
 /// clears (walks skip the slots that are not live). Not thread-safe.
@@ -64,6 +66,6 @@ class SlotChunks {
   uint32_t used_ = 0;
 };
 
-}  // namespace netguard::capture::pcap
+}  // namespace netguard
 
-#endif  // NETGUARD_AGENT_CAPTURE_PCAP_SLOT_CHUNKS_H_
+#endif  // NETGUARD_AGENT_COMMON_SLOT_CHUNKS_H_
