@@ -339,6 +339,17 @@ TEST(FlowTableTest, FirstPacketsOfEveryKindReplayAsParsed) {
     EXPECT_EQ(ng_flow_packets(&two_events.ended[i].acc), 2u) << i;
     EXPECT_EQ(std::memcmp(&two_events.ended[i].acc, &flows, sizeof(ng_flow)), 0) << i;
   }
+  // A first packet that ends its flow (a lone RST) is reported at once and not kept.
+  const std::vector<TimedFrame> rst = {
+      {B().Ip("10.5.3.1", "10.5.3.2").Tcp(1234, 80, NG_TCP_RST).Build(), kT0 + 100000000ULL}};
+  one.AddFrame(rst[0].frame, static_cast<uint32_t>(rst[0].frame.size()), rst[0].ts_ns);
+  ASSERT_EQ(one_events.ended.size(), kinds.size() + 1);
+  EXPECT_EQ(one_events.ended.back().end_reason, FlowEndReason::kRst);
+  ng_flow rst_flow = Stepped(rst, options.step);
+  rst_flow.state = NG_FLOW_ACTIVE;  // the snapshot is taken before the entry is emptied
+  EXPECT_EQ(std::memcmp(&one_events.ended.back().acc, &rst_flow, sizeof(ng_flow)), 0);
+  EXPECT_EQ(one.size(), 0u);
+  EXPECT_FALSE(one.Find(one_events.ended.back().key).has_value());
 }
 
 TEST(FlowTableTest, WithoutDetectorEventsOnlyFinishedFlowsAreReported) {

@@ -69,8 +69,14 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
   const IndexKey probe = Probe(key);
   slots_.Reserve();  // the slots' only allocating steps, before any slot is taken
   firsts_.Reserve();
-  const auto it = index_.find(probe);
-  const bool fresh = it == index_.end();
+  // One probe finds the flow or makes its entry, a first packet: a flood's packets all miss.
+  bool fresh = false;
+  const auto it = index_.lazy_emplace(probe, [&](const auto& make) {
+    fresh = true;
+    const uint32_t slot = firsts_.Take();
+    firsts_.At(slot).key = key;
+    make(IndexEntry{slot | kFirstPacket, probe.hash});
+  });
   ng_flow first;  // a new flow's entry until it proves to have more than one packet
   if (fresh) {
     first.state = NG_FLOW_EMPTY;  // an empty entry, as the kernel's reset in place leaves it
@@ -82,9 +88,7 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
   const __u32 result = ng_flow_step(&entry, &pkt, side, ts_ns, &options_.step, &expired_.acc,
                                     &started_.acc, &finished_.acc, &end_reason);
   if (fresh && !(result & NG_STEP_FINISHED)) {
-    const uint32_t slot = firsts_.Take();
-    FirstPacket& f = firsts_.At(slot);
-    f.key = key;
+    FirstPacket& f = firsts_.At(it->handle & ~kFirstPacket);
     f.ts_ns = ts_ns;
     f.wire_len = pkt.wire_len;
     f.payload_len = pkt.payload_len;
@@ -95,12 +99,6 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
     f.tcp_flags = pkt.tcp_flags;
     f.side = side;
     f.dns_query = pkt.dns_query;
-    try {
-      index_.insert(IndexEntry{slot | kFirstPacket, probe.hash});
-    } catch (...) {  // the index could not grow: the flow is not kept
-      firsts_.Release(slot);
-      throw;
-    }
   }
   if (result & NG_STEP_EXPIRED) {
     stats_.flows_ended_active_timeout++;
@@ -124,10 +122,8 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
     (fin ? stats_.flows_ended_fin : stats_.flows_ended_rst)++;
     // The entry is empty now: dropping it is what the kernel's reset in place amounts to (the
     // next packet of the key starts afresh either way). Callbacks must not touch the table.
-    if (!fresh) {
-      slots_.Release(it->handle);
-      index_.erase(it);
-    }
+    Release(it->handle);
+    index_.erase(it);
     Label(key, fin ? FlowEndReason::kFin : FlowEndReason::kRst, finished_);
     events_.OnFlowEnd(finished_);
   }
