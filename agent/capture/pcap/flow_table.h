@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "capture/pcap/huge_page_allocator.h"
 #include "capture/pcap/slot_chunks.h"
 #include "common/word_hash.h"
 #include "core/flow_record.h"
@@ -213,7 +214,7 @@ class FlowTable {
 
   FlowTableOptions options_;
   FlowEvents& events_;
-  absl::flat_hash_set<IndexEntry, IndexHash, IndexEq> index_;
+  absl::flat_hash_set<IndexEntry, IndexHash, IndexEq, HugePageAllocator<IndexEntry>> index_;
   SlotChunks<Slot> slots_;
   SlotChunks<FirstPacket> firsts_;
   FlowTableStats stats_;
