@@ -282,6 +282,76 @@ TEST(FlowTableTest, OnePacketFlowsReportTheAccumulatorsOfTheirPackets) {
   EXPECT_EQ(events.ended[2].start_ns, static_cast<int64_t>(single[0].ts_ns));
 }
 
+// A first packet is kept without what its key holds (addresses, ports, VLAN ID, family,
+// protocol) and rebuilt when it is replayed: for a packet of each kind, sent by either side of
+// its key, Find, the flush and a second packet give what ng_flow_step() makes of the packets as
+// parsed.
+TEST(FlowTableTest, FirstPacketsOfEveryKindReplayAsParsed) {
+  using B = PacketBuilder;
+  const std::vector<std::pair<B, B>> kinds = {
+      // (first packet, reply)
+      {B().Ip("10.5.0.1", "10.5.0.2").Tcp(40000, 443, NG_TCP_SYN, 1024, 12),
+       B().Ip("10.5.0.2", "10.5.0.1").Tcp(443, 40000, NG_TCP_SYN | NG_TCP_ACK, 2048)},
+      {B().Ip("10.5.0.9", "10.5.0.3").Tcp(5555, 22, NG_TCP_PSH | NG_TCP_ACK).Payload(100),
+       B().Ip("10.5.0.3", "10.5.0.9").Tcp(22, 5555, NG_TCP_ACK)},
+      {B().Ip("10.5.0.7", "10.5.0.7").Tcp(9000, 80, NG_TCP_SYN),  // side B by its port
+       B().Ip("10.5.0.7", "10.5.0.7").Tcp(80, 9000, NG_TCP_ACK)},
+      {B().Ip("2001:db8::2", "2001:db8::1").Udp(53000, 53).Payload(30),
+       B().Ip("2001:db8::1", "2001:db8::2").Udp(53, 53000).Payload(90)},
+      {B().Vlan(100).Ip("10.5.1.2", "10.5.1.1").Ipv4Options(8).Icmp(8).Payload(56),
+       B().Vlan(100).Ip("10.5.1.1", "10.5.1.2").Icmp(0).Payload(56)},
+      {B().Vlan(200, B::kTpid8021AD).Vlan(300).Ip("fe80::1", "fe80::2").Ipv6Ext(0, 16).Icmp(128),
+       B().Vlan(200, B::kTpid8021AD).Vlan(300).Ip("fe80::2", "fe80::1").Icmp(129)},
+      {B().Ip("10.5.2.2", "10.5.2.1").Proto(47).Payload(70),
+       B().Ip("10.5.2.1", "10.5.2.2").Proto(47).Payload(20)},
+      {B().Ip("2001:db8::9", "2001:db8::8").Tcp(443, 50000, NG_TCP_ACK, 500).Payload(1400),
+       B().Ip("2001:db8::8", "2001:db8::9").Tcp(50000, 443, NG_TCP_ACK, 700)},
+  };
+  FlowTableOptions options;
+  CollectFlows one_events, two_events;
+  capture::pcap::FlowTable one(options, one_events), two(options, two_events);
+  std::vector<std::vector<TimedFrame>> ones, twos;
+  for (size_t i = 0; i < kinds.size(); i++) {
+    const uint64_t t = kT0 + i * 1000000ULL;
+    ones.push_back({{kinds[i].first.Build(), t}});
+    twos.push_back({ones.back()[0], {kinds[i].second.Build(), t + 500000}});
+    one.AddFrame(ones[i][0].frame, static_cast<uint32_t>(ones[i][0].frame.size()), t);
+    for (const TimedFrame& f : twos.back())
+      two.AddFrame(f.frame, static_cast<uint32_t>(f.frame.size()), f.ts_ns);
+  }
+  ASSERT_EQ(one_events.started.size(), kinds.size());
+  for (size_t i = 0; i < kinds.size(); i++) {
+    const ng_flow flow = Stepped(ones[i], options.step);
+    const std::optional<ng_flow> found = one.Find(one_events.started[i].key);
+    ASSERT_TRUE(found.has_value()) << i;
+    EXPECT_EQ(std::memcmp(&*found, &flow, sizeof(ng_flow)), 0) << i;
+  }
+  one.Flush();
+  two.Flush();
+  ASSERT_EQ(one_events.ended.size(), kinds.size());
+  ASSERT_EQ(two_events.ended.size(), kinds.size());
+  for (size_t i = 0; i < kinds.size(); i++) {
+    const ng_flow flow = Stepped(ones[i], options.step);
+    EXPECT_EQ(std::memcmp(&one_events.ended[i].acc, &flow, sizeof(ng_flow)), 0) << i;
+    EXPECT_EQ(one_events.ended[i].start_ns, static_cast<int64_t>(ones[i][0].ts_ns)) << i;
+    EXPECT_EQ(one_events.ended[i].end_ns, static_cast<int64_t>(ones[i][0].ts_ns)) << i;
+    const ng_flow flows = Stepped(twos[i], options.step);
+    EXPECT_EQ(ng_flow_packets(&two_events.ended[i].acc), 2u) << i;
+    EXPECT_EQ(std::memcmp(&two_events.ended[i].acc, &flows, sizeof(ng_flow)), 0) << i;
+  }
+  // A first packet that ends its flow (a lone RST) is reported at once and not kept.
+  const std::vector<TimedFrame> rst = {
+      {B().Ip("10.5.3.1", "10.5.3.2").Tcp(1234, 80, NG_TCP_RST).Build(), kT0 + 100000000ULL}};
+  one.AddFrame(rst[0].frame, static_cast<uint32_t>(rst[0].frame.size()), rst[0].ts_ns);
+  ASSERT_EQ(one_events.ended.size(), kinds.size() + 1);
+  EXPECT_EQ(one_events.ended.back().end_reason, FlowEndReason::kRst);
+  ng_flow rst_flow = Stepped(rst, options.step);
+  rst_flow.state = NG_FLOW_ACTIVE;  // the snapshot is taken before the entry is emptied
+  EXPECT_EQ(std::memcmp(&one_events.ended.back().acc, &rst_flow, sizeof(ng_flow)), 0);
+  EXPECT_EQ(one.size(), 0u);
+  EXPECT_FALSE(one.Find(one_events.ended.back().key).has_value());
+}
+
 TEST(FlowTableTest, WithoutDetectorEventsOnlyFinishedFlowsAreReported) {
   FlowTableOptions options;
   options.idle_timeout = std::chrono::seconds(5);

@@ -9,21 +9,24 @@ namespace netguard::capture::pcap {
 FlowTable::FlowTable(FlowTableOptions options, FlowEvents& events)
     : options_(options), events_(events), index_(0, IndexHash{}, IndexEq{this}) {}
 
-FlowRecord FlowTable::Record(const ng_flow_key& key, const ng_flow& flow,
-                             FlowEndReason reason) const {
-  FlowRecord record;
+void FlowTable::Label(const ng_flow_key& key, FlowEndReason reason, FlowRecord& record) const {
   record.key = key;
-  record.acc = flow;
   record.end_reason = reason;
   record.ifindex = options_.ifindex;
-  record.start_ns = static_cast<int64_t>(flow.first_ts_ns);
-  record.end_ns = static_cast<int64_t>(flow.last_ts_ns);
-  return record;
+  record.start_ns = static_cast<int64_t>(record.acc.first_ts_ns);
+  record.end_ns = static_cast<int64_t>(record.acc.last_ts_ns);
 }
 
-FlowRecord FlowTable::Record(uint32_t handle, FlowEndReason reason) const {
-  ng_flow scratch;
-  return Record(KeyOf(handle), FlowOf(handle, scratch), reason);
+void FlowTable::Fill(uint32_t handle, FlowEndReason reason, FlowRecord& record) const {
+  if (handle & kFirstPacket) {
+    const FirstPacket& first = firsts_.At(handle & ~kFirstPacket);
+    Replay(first, record.acc);
+    Label(first.key, reason, record);
+  } else {
+    const Slot& slot = slots_.At(handle);
+    record.acc = slot.flow;
+    Label(slot.key, reason, record);
+  }
 }
 
 void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint64_t ts_ns) {
@@ -66,43 +69,48 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
   const IndexKey probe = Probe(key);
   slots_.Reserve();  // the slots' only allocating steps, before any slot is taken
   firsts_.Reserve();
-  const auto it = index_.find(probe);
-  const bool fresh = it == index_.end();
+  // One probe finds the flow or makes its entry, a first packet: a flood's packets all miss.
+  bool fresh = false;
+  const auto it = index_.lazy_emplace(probe, [&](const auto& make) {
+    fresh = true;
+    const uint32_t slot = firsts_.Take();
+    firsts_.At(slot).key = key;
+    make(IndexEntry{slot | kFirstPacket, probe.hash});
+  });
   ng_flow first;  // a new flow's entry until it proves to have more than one packet
   if (fresh) {
-    first = ng_flow{};  // NG_FLOW_EMPTY
+    first.state = NG_FLOW_EMPTY;  // an empty entry, as the kernel's reset in place leaves it
   } else if (it->handle & kFirstPacket) {
     it->handle = Promote(it->handle);
   }
   ng_flow& entry = fresh ? first : slots_.At(it->handle).flow;
-  ng_flow expired, started, finished;
   __u8 end_reason = 0;
-  const __u32 result = ng_flow_step(&entry, &pkt, side, ts_ns, &options_.step, &expired, &started,
-                                    &finished, &end_reason);
+  const __u32 result = ng_flow_step(&entry, &pkt, side, ts_ns, &options_.step, &expired_.acc,
+                                    &started_.acc, &finished_.acc, &end_reason);
   if (fresh && !(result & NG_STEP_FINISHED)) {
-    const uint32_t slot = firsts_.Take();
-    FirstPacket& f = firsts_.At(slot);
-    f.key = key;
-    f.side = side;
+    FirstPacket& f = firsts_.At(it->handle & ~kFirstPacket);
     f.ts_ns = ts_ns;
-    f.first_ts_ns = first.first_ts_ns;
-    f.last_ts_ns = first.last_ts_ns;
-    f.pkt = pkt;
-    try {
-      index_.insert(IndexEntry{slot | kFirstPacket, probe.hash});
-    } catch (...) {  // the index could not grow: the flow is not kept
-      firsts_.Release(slot);
-      throw;
-    }
+    f.wire_len = pkt.wire_len;
+    f.payload_len = pkt.payload_len;
+    f.window = pkt.window;
+    f.l3_hdr_len = pkt.l3_hdr_len;
+    f.l2_hdr_len = static_cast<uint8_t>(pkt.l2_hdr_len);
+    f.l4_hdr_len = static_cast<uint8_t>(pkt.l4_hdr_len);
+    f.tcp_flags = pkt.tcp_flags;
+    f.side = side;
+    f.dns_query = pkt.dns_query;
   }
   if (result & NG_STEP_EXPIRED) {
     stats_.flows_ended_active_timeout++;
-    events_.OnFlowEnd(Record(key, expired, FlowEndReason::kActiveTimeout));
+    Label(key, FlowEndReason::kActiveTimeout, expired_);
+    events_.OnFlowEnd(expired_);
   }
   if (result & NG_STEP_STARTED) {
     stats_.flows_started++;
-    if (options_.detector_events)
-      events_.OnFlowStart(Record(key, started, FlowEndReason::kIdleTimeout));
+    if (options_.detector_events) {
+      Label(key, FlowEndReason::kIdleTimeout, started_);
+      events_.OnFlowStart(started_);
+    }
   }
   // The kernel's sampling decision (ng_track), on the flow's counts after the step.
   const ng_sample_params sampling = {options_.sample_first_n, options_.sample_every_k,
@@ -114,11 +122,10 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
     (fin ? stats_.flows_ended_fin : stats_.flows_ended_rst)++;
     // The entry is empty now: dropping it is what the kernel's reset in place amounts to (the
     // next packet of the key starts afresh either way). Callbacks must not touch the table.
-    if (!fresh) {
-      slots_.Release(it->handle);
-      index_.erase(it);
-    }
-    events_.OnFlowEnd(Record(key, finished, fin ? FlowEndReason::kFin : FlowEndReason::kRst));
+    Release(it->handle);
+    index_.erase(it);
+    Label(key, fin ? FlowEndReason::kFin : FlowEndReason::kRst, finished_);
+    events_.OnFlowEnd(finished_);
   }
   if (sample != 0) Sample(frame, wire_len, ts_ns, sample, key, side);
 }
@@ -144,25 +151,45 @@ const ng_flow_key& FlowTable::KeyOf(uint32_t handle) const {
 
 std::pair<uint64_t, uint64_t> FlowTable::TimesOf(uint32_t handle) const {
   if (handle & kFirstPacket) {
-    const FirstPacket& f = firsts_.At(handle & ~kFirstPacket);
-    return {f.first_ts_ns, f.last_ts_ns};
+    const uint64_t ts_ns = firsts_.At(handle & ~kFirstPacket).ts_ns;
+    return {ts_ns, ts_ns};
   }
   const ng_flow& flow = slots_.At(handle).flow;
   return {flow.first_ts_ns, flow.last_ts_ns};
 }
 
-void FlowTable::Replay(const FirstPacket& first, ng_flow& flow) const {
-  flow = ng_flow{};  // NG_FLOW_EMPTY, as the entry was when the packet came
-  ng_flow expired, started, finished;
-  __u8 end_reason = 0;
-  ng_flow_step(&flow, &first.pkt, first.side, first.ts_ns, &options_.step, &expired, &started,
-               &finished, &end_reason);
+ng_pkt FlowTable::PacketOf(const FirstPacket& first) {
+  ng_pkt pkt{};
+  const bool a = first.side == NG_SIDE_A;  // the sender is side A of the key
+  for (int i = 0; i < 4; i++) {
+    pkt.src[i] = a ? first.key.addr_a[i] : first.key.addr_b[i];
+    pkt.dst[i] = a ? first.key.addr_b[i] : first.key.addr_a[i];
+  }
+  pkt.sport = a ? first.key.port_a : first.key.port_b;
+  pkt.dport = a ? first.key.port_b : first.key.port_a;
+  pkt.vlan_id = first.key.vlan_id;
+  pkt.family = first.key.family;
+  pkt.proto = first.key.proto;
+  pkt.window = first.window;
+  pkt.wire_len = first.wire_len;
+  pkt.payload_len = first.payload_len;
+  pkt.l2_hdr_len = first.l2_hdr_len;
+  pkt.l3_hdr_len = first.l3_hdr_len;
+  pkt.l4_hdr_len = first.l4_hdr_len;
+  // ng_parse_l4() took payload_len = ip_len - l3_hdr_len - l4_hdr_len (modulo 2^32 as here).
+  pkt.ip_len = first.payload_len + first.l3_hdr_len + first.l4_hdr_len;
+  pkt.tcp_flags = first.tcp_flags;
+  pkt.dns_query = first.dns_query;
+  return pkt;  // fragment, error and GSO are 0: a flow's packet, parsed from a whole frame
 }
 
-const ng_flow& FlowTable::FlowOf(uint32_t handle, ng_flow& scratch) const {
-  if (!(handle & kFirstPacket)) return slots_.At(handle).flow;
-  Replay(firsts_.At(handle & ~kFirstPacket), scratch);
-  return scratch;
+void FlowTable::Replay(const FirstPacket& first, ng_flow& flow) const {
+  flow.state = NG_FLOW_EMPTY;  // as the entry was when the packet came
+  const ng_pkt pkt = PacketOf(first);
+  ng_flow expired, started, finished;
+  __u8 end_reason = 0;
+  ng_flow_step(&flow, &pkt, first.side, first.ts_ns, &options_.step, &expired, &started, &finished,
+               &end_reason);
 }
 
 uint32_t FlowTable::Promote(uint32_t handle) {
@@ -182,42 +209,43 @@ void FlowTable::Release(uint32_t handle) {
     slots_.Release(handle);
 }
 
-std::vector<uint32_t> FlowTable::Live() const {
-  std::vector<uint32_t> live;
-  live.reserve(index_.size());
+template <typename F>
+void FlowTable::ForEachLive(F f) const {
   for (uint32_t i = 0; i < firsts_.used(); ++i) {
-    if (firsts_.At(i).live) live.push_back(i | kFirstPacket);
+    const FirstPacket& first = firsts_.At(i);
+    if (first.live) f(i | kFirstPacket, first.ts_ns, first.ts_ns);
   }
   for (uint32_t i = 0; i < slots_.used(); ++i) {
-    if (slots_.At(i).live) live.push_back(i);
+    const Slot& slot = slots_.At(i);
+    if (slot.live) f(i, slot.flow.first_ts_ns, slot.flow.last_ts_ns);
   }
-  return live;
 }
 
-std::vector<uint32_t> FlowTable::InStartOrder(std::vector<uint32_t> handles) const {
-  // Sort (start time, handle) pairs so that only ties touch the keys.
-  std::vector<std::pair<uint64_t, uint32_t>> order;
-  order.reserve(handles.size());
-  for (uint32_t handle : handles) order.emplace_back(TimesOf(handle).first, handle);
-  const auto before = [this](const auto& x, const auto& y) {
-    if (x.first != y.first) return x.first < y.first;
-    return std::memcmp(&KeyOf(x.second), &KeyOf(y.second), sizeof(ng_flow_key)) < 0;
+std::vector<uint32_t> FlowTable::InStartOrder(Handles handles) const {
+  const auto key_before = [this](uint32_t x, uint32_t y) {
+    return std::memcmp(&KeyOf(x), &KeyOf(y), sizeof(ng_flow_key)) < 0;
   };
-  // Flows made in packet order and never moved (a flood) are in time order already: then only
-  // the runs of equal start times (microsecond stamps tie often) need sorting, by key.
-  const auto earlier = [](const auto& x, const auto& y) { return x.first < y.first; };
-  if (std::is_sorted(order.begin(), order.end(), earlier)) {
-    for (auto run = order.begin(); run != order.end();) {
-      const auto next =
-          std::find_if(run, order.end(), [&](const auto& x) { return x.first != run->first; });
-      if (next - run > 1) std::sort(run, next, before);
+  std::vector<uint32_t> list = std::move(handles.list);
+  if (handles.in_time_order) {
+    for (auto run = list.begin(); run != list.end();) {
+      const uint64_t start = TimesOf(*run).first;
+      const auto next = std::find_if(
+          run, list.end(), [&](uint32_t handle) { return TimesOf(handle).first != start; });
+      if (next - run > 1) std::sort(run, next, key_before);
       run = next;
     }
-  } else {
-    std::sort(order.begin(), order.end(), before);
+    return list;
   }
-  for (size_t i = 0; i < order.size(); ++i) handles[i] = order[i].second;
-  return handles;
+  // Sort (start time, handle) pairs so that only ties touch the keys.
+  std::vector<std::pair<uint64_t, uint32_t>> order;
+  order.reserve(list.size());
+  for (uint32_t handle : list) order.emplace_back(TimesOf(handle).first, handle);
+  std::sort(order.begin(), order.end(), [&](const auto& x, const auto& y) {
+    if (x.first != y.first) return x.first < y.first;
+    return key_before(x.second, y.second);
+  });
+  for (size_t i = 0; i < order.size(); ++i) list[i] = order[i].second;
+  return list;
 }
 
 void FlowTable::Sweep(uint64_t now_ns) {
@@ -225,24 +253,24 @@ void FlowTable::Sweep(uint64_t now_ns) {
   const auto active_expired = [&](uint64_t first_ts_ns) {
     return now_ns > first_ts_ns && now_ns - first_ts_ns > options_.step.active_timeout_ns;
   };
-  std::vector<uint32_t> ended, open;
-  for (uint32_t handle : Live()) {
-    const auto [first_ts_ns, last_ts_ns] = TimesOf(handle);
+  Handles ended, open;
+  ForEachLive([&](uint32_t handle, uint64_t first_ts_ns, uint64_t last_ts_ns) {
     if (active_expired(first_ts_ns) ||
         (idle > 0 && now_ns > last_ts_ns && now_ns - last_ts_ns > idle))
-      ended.push_back(handle);
+      ended.Add(handle, first_ts_ns);
     else if (options_.detector_events)
-      open.push_back(handle);
-  }
+      open.Add(handle, first_ts_ns);
+  });
+  FlowRecord record;
   for (uint32_t handle : InStartOrder(std::move(open))) {
-    events_.OnFlowOpen(Record(handle, FlowEndReason::kIdleTimeout), now_ns);
+    Fill(handle, FlowEndReason::kIdleTimeout, record);
+    events_.OnFlowOpen(record, now_ns);
   }
   // Report in flow start order so the output does not depend on hash order.
   for (uint32_t handle : InStartOrder(std::move(ended))) {
     const bool active = active_expired(TimesOf(handle).first);
     (active ? stats_.flows_ended_active_timeout : stats_.flows_ended_idle_timeout)++;
-    const FlowRecord record =
-        Record(handle, active ? FlowEndReason::kActiveTimeout : FlowEndReason::kIdleTimeout);
+    Fill(handle, active ? FlowEndReason::kActiveTimeout : FlowEndReason::kIdleTimeout, record);
     index_.erase(Probe(record.key));
     Release(handle);
     events_.OnFlowEnd(record);
@@ -250,9 +278,15 @@ void FlowTable::Sweep(uint64_t now_ns) {
 }
 
 void FlowTable::Flush(FlowEndReason reason) {
-  for (uint32_t handle : InStartOrder(Live())) {
+  Handles live;
+  live.list.reserve(index_.size());
+  ForEachLive(
+      [&](uint32_t handle, uint64_t first_ts_ns, uint64_t) { live.Add(handle, first_ts_ns); });
+  FlowRecord record;
+  for (uint32_t handle : InStartOrder(std::move(live))) {
     stats_.flows_flushed++;
-    events_.OnFlowEnd(Record(handle, reason));
+    Fill(handle, reason, record);
+    events_.OnFlowEnd(record);
   }
   index_.clear();
   slots_.Clear();
@@ -262,8 +296,10 @@ void FlowTable::Flush(FlowEndReason reason) {
 std::optional<ng_flow> FlowTable::Find(const ng_flow_key& key) const {
   const auto it = index_.find(Probe(key));
   if (it == index_.end()) return std::nullopt;
-  ng_flow scratch;
-  return FlowOf(it->handle, scratch);
+  if (!(it->handle & kFirstPacket)) return slots_.At(it->handle).flow;
+  ng_flow flow;
+  Replay(firsts_.At(it->handle & ~kFirstPacket), flow);
+  return flow;
 }
 
 }  // namespace netguard::capture::pcap

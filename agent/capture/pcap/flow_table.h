@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/huge_pages.h"
 #include "common/slot_chunks.h"
 #include "common/word_hash.h"
 #include "core/flow_record.h"
@@ -85,10 +86,10 @@ struct FlowTableStats {
 /// Timestamps are capture times in ns since the Unix epoch. Not thread-safe.
 ///
 /// Layout: a flat hash index maps each key to a slot (SlotChunks). A flow of one packet so far
-/// keeps that packet (~0.15 KB) instead of its accumulators (~0.5 KB): ng_flow_step() replays it
+/// keeps that packet (64 bytes) instead of its accumulators (~0.5 KB): ng_flow_step() replays it
 /// from the empty entry when the flow is reported or its second packet comes, which gives the
 /// very accumulators the packet made. A flood of one-packet flows then costs one index probe and
-/// a quarter of the memory it would otherwise, and sweeps and the final flush walk the slots in
+/// an eighth of the memory it would otherwise, and sweeps and the final flush walk the slots in
 /// memory order.
 class FlowTable {
  public:
@@ -120,16 +121,26 @@ class FlowTable {
     bool live;
     ng_flow flow;
   };
-  /// The one packet of a flow so far, and the times of the flow it made.
+  /// The one packet of a flow so far: what ng_flow_step() reads of it that its key does not
+  /// hold. The key and `side` give the addresses and ports back (ng_flow_key_make() only orders
+  /// the two endpoints), the flow's first and last times are the packet's, and ip_len is the sum
+  /// of the header and payload lengths ng_parse_l4() split it into. One cache line, not 144
+  /// bytes: a flood of one-packet flows touches half the pages.
   struct FirstPacket {
     ng_flow_key key;
-    bool live;
-    uint8_t side;
     uint64_t ts_ns;
-    uint64_t first_ts_ns;
-    uint64_t last_ts_ns;
-    ng_pkt pkt;
+    uint32_t wire_len;
+    uint32_t payload_len;
+    uint16_t window;
+    uint16_t l3_hdr_len;  // IPv6 extension headers can pass 255 bytes
+    uint8_t l2_hdr_len;   // Ethernet and at most two VLAN tags: <= 22
+    uint8_t l4_hdr_len;   // a TCP data offset: <= 60
+    uint8_t tcp_flags;
+    uint8_t side : 1;
+    uint8_t dns_query : 1;
+    bool live : 1;
   };
+  static_assert(sizeof(FirstPacket) == 64);
   /// A handle: a Slot, or a FirstPacket when kFirstPacket is set.
   static constexpr uint32_t kFirstPacket = uint32_t{1} << 31;
 
@@ -167,29 +178,49 @@ class FlowTable {
   const ng_flow_key& KeyOf(uint32_t handle) const;
   /// (first packet, last packet) times of the flow.
   std::pair<uint64_t, uint64_t> TimesOf(uint32_t handle) const;
-  /// The flow's accumulators: a Slot's, or a first packet's replayed into `scratch`.
-  const ng_flow& FlowOf(uint32_t handle, ng_flow& scratch) const;
+  /// The packet a FirstPacket was made from, as ng_parse_l3/l4() gave it (pcap has no GSO).
+  static ng_pkt PacketOf(const FirstPacket& first);
   /// ng_flow_step() of a first packet on an empty entry.
   void Replay(const FirstPacket& first, ng_flow& flow) const;
   /// Moves a one-packet flow into a Slot of its own (Reserve done); returns the slot.
   uint32_t Promote(uint32_t handle);
   void Release(uint32_t handle);
+  /// Live handles gathered in memory order, and whether their start times came in order: the
+  /// first packets of a flood do (made in packet order, never moved), and then only the runs of
+  /// equal start times need sorting.
+  struct Handles {
+    std::vector<uint32_t> list;
+    uint64_t last_start_ns = 0;
+    bool in_time_order = true;
+    void Add(uint32_t handle, uint64_t start_ns) {
+      in_time_order = in_time_order && start_ns >= last_start_ns;
+      last_start_ns = start_ns;
+      list.push_back(handle);
+    }
+  };
   /// The handles in report order: flow start time, then key bytes.
-  std::vector<uint32_t> InStartOrder(std::vector<uint32_t> handles) const;
-  /// The live handles, first packets then slots, each in memory order.
-  std::vector<uint32_t> Live() const;
-  FlowRecord Record(uint32_t handle, FlowEndReason reason) const;
-  FlowRecord Record(const ng_flow_key& key, const ng_flow& flow, FlowEndReason reason) const;
+  std::vector<uint32_t> InStartOrder(Handles handles) const;
+  /// Calls f(handle, first_ts_ns, last_ts_ns) for each live flow, first packets then slots, each
+  /// in memory order.
+  template <typename F>
+  void ForEachLive(F f) const;
+  /// A flow's record, written into `record` (reused, so that a flush does not build 0.5 KB
+  /// records one after another): a first packet is replayed right into `record.acc`.
+  void Fill(uint32_t handle, FlowEndReason reason, FlowRecord& record) const;
+  /// `record` with `key`, the times of its accumulators and `reason`.
+  void Label(const ng_flow_key& key, FlowEndReason reason, FlowRecord& record) const;
   void Sample(std::span<const uint8_t> frame, uint32_t wire_len, uint64_t ts_ns, uint8_t reason,
               const ng_flow_key& key, uint8_t side);
 
   FlowTableOptions options_;
   FlowEvents& events_;
-  absl::flat_hash_set<IndexEntry, IndexHash, IndexEq> index_;
+  absl::flat_hash_set<IndexEntry, IndexHash, IndexEq, HugePageAllocator<IndexEntry>> index_;
   SlotChunks<Slot> slots_;
   SlotChunks<FirstPacket> firsts_;
   FlowTableStats stats_;
   uint64_t next_sweep_ns_ = 0;
+  /// ng_flow_step()'s snapshots, written in place and handed on as they are.
+  FlowRecord expired_, started_, finished_;
 };
 
 }  // namespace netguard::capture::pcap
