@@ -161,6 +161,9 @@ struct ng_step_params {
  * start a new flow when the entry is empty, account the packet, and end the flow on FIN/RST.
  * Snapshots go to expired/started/finished as the result bits say; *end_reason receives the
  * enum ng_flow_event_reason of a FINISHED flow. The caller serialises calls on the same entry.
+ * A snapshot pointer may be NULL when its snapshot is not wanted (user space: a flows CSV has
+ * no use for the started snapshot, nor a replayed first packet for any); the kernel program
+ * passes all three.
  */
 NG_INLINE __u32 ng_flow_step(struct ng_flow* f, const struct ng_pkt* pkt, __u8 side, __u64 ts_ns,
                              const struct ng_step_params* params, struct ng_flow* expired,
@@ -168,7 +171,7 @@ NG_INLINE __u32 ng_flow_step(struct ng_flow* f, const struct ng_pkt* pkt, __u8 s
   __u32 result = 0;
   if (f->state == NG_FLOW_ACTIVE && (__s64)(ts_ns - f->first_ts_ns) > 0 &&
       ts_ns - f->first_ts_ns > params->active_timeout_ns) {
-    __builtin_memcpy(expired, f, sizeof(*f));
+    if (expired) __builtin_memcpy(expired, f, sizeof(*f));
     f->state = NG_FLOW_EMPTY;
     result |= NG_STEP_EXPIRED;
   }
@@ -189,10 +192,10 @@ NG_INLINE __u32 ng_flow_step(struct ng_flow* f, const struct ng_pkt* pkt, __u8 s
                                      ? (__u64)0x7fffffffffffffffULL
                                      : params->activity_timeout_us;
   ng_flow_add(f, pkt, side, ts_ns, activity_timeout);
-  if (result & NG_STEP_STARTED) __builtin_memcpy(started, f, sizeof(*f));
+  if ((result & NG_STEP_STARTED) && started) __builtin_memcpy(started, f, sizeof(*f));
 
   if (reason) {
-    __builtin_memcpy(finished, f, sizeof(*f));
+    if (finished) __builtin_memcpy(finished, f, sizeof(*f));
     f->state = NG_FLOW_EMPTY;
     *end_reason = reason;
     result |= NG_STEP_FINISHED;

@@ -85,8 +85,10 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
   }
   ng_flow& entry = fresh ? first : slots_.At(it->handle).flow;
   __u8 end_reason = 0;
-  const __u32 result = ng_flow_step(&entry, &pkt, side, ts_ns, &options_.step, &expired_.acc,
-                                    &started_.acc, &finished_.acc, &end_reason);
+  // The started snapshot (0.5 KB) only for detectors: a flood's flows CSV makes one per packet.
+  const __u32 result =
+      ng_flow_step(&entry, &pkt, side, ts_ns, &options_.step, &expired_.acc,
+                   options_.detector_events ? &started_.acc : nullptr, &finished_.acc, &end_reason);
   if (fresh && !(result & NG_STEP_FINISHED)) {
     FirstPacket& f = firsts_.At(it->handle & ~kFirstPacket);
     f.ts_ns = ts_ns;
@@ -186,9 +188,8 @@ ng_pkt FlowTable::PacketOf(const FirstPacket& first) {
 void FlowTable::Replay(const FirstPacket& first, ng_flow& flow) const {
   flow.state = NG_FLOW_EMPTY;  // as the entry was when the packet came
   const ng_pkt pkt = PacketOf(first);
-  ng_flow expired, started, finished;
-  __u8 end_reason = 0;
-  ng_flow_step(&flow, &pkt, first.side, first.ts_ns, &options_.step, &expired, &started, &finished,
+  __u8 end_reason = 0;  // a kept first packet neither expires nor ends a flow: no snapshots
+  ng_flow_step(&flow, &pkt, first.side, first.ts_ns, &options_.step, nullptr, nullptr, nullptr,
                &end_reason);
 }
 
