@@ -1,9 +1,9 @@
 // Fixed-size slots in 2 MiB chunks that never move, reused through a free list: the storage
 // behind small hash indexes (the pcap flow table's flows, the context counts' keys). A flood of
 // new keys then costs a slot write each, growing never moves a slot, and walks go in memory
-// order. Chunks after the first are transparent huge pages where the kernel allows them: a flood
-// then touches its memory with one page fault per chunk instead of 512, and a small capture's
-// table does not take 2 MiB at once.
+// order. No transparent huge pages: on a VM that hands freed memory back to its host (free page
+// reporting), huge pages come from returned memory and a flood ran slower by up to half right
+// after a memory-hungry process (docs/benchmarks.md, offline_features).
 #ifndef NETGUARD_AGENT_COMMON_SLOT_CHUNKS_H_
 #define NETGUARD_AGENT_COMMON_SLOT_CHUNKS_H_
 
@@ -12,8 +12,6 @@
 #include <memory>
 #include <type_traits>
 #include <vector>
-
-#include "common/huge_pages.h"
 
 namespace netguard {
 
@@ -24,16 +22,14 @@ class SlotChunks {
   static_assert(std::is_trivially_default_constructible_v<T>);
 
  public:
-  static constexpr size_t kChunkBytes = kHugePageBytes;
+  static constexpr size_t kChunkBytes = size_t{2} << 20;
   static constexpr uint32_t kChunkSlots = kChunkBytes / sizeof(T);
 
   /// Makes sure a free slot exists (the only step that allocates), so that Take cannot fail.
   /// The chunk is not initialised (T is trivial): its pages are touched as slots are taken.
   void Reserve() {
     if (!free_.empty() || used_ < chunks_.size() * kChunkSlots) return;
-    // From the second chunk on (the table is no small one), a huge page where the kernel gives
-    // one; the first has 4 KiB pages, touched as slots are taken.
-    std::unique_ptr<T[], Free> chunk(static_cast<T*>(AllocateHuge(kChunkBytes, !chunks_.empty())));
+    auto chunk = std::make_unique_for_overwrite<T[]>(kChunkSlots);
     chunks_.push_back(std::move(chunk));
   }
 
@@ -68,10 +64,7 @@ class SlotChunks {
   }
 
  private:
-  struct Free {
-    void operator()(T* chunk) const { FreeHuge(chunk); }
-  };
-  std::vector<std::unique_ptr<T[], Free>> chunks_;
+  std::vector<std::unique_ptr<T[]>> chunks_;
   std::vector<uint32_t> free_;  // released slots
   uint32_t used_ = 0;
 };

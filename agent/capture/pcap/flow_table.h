@@ -14,7 +14,6 @@
 #include <utility>
 #include <vector>
 
-#include "common/huge_pages.h"
 #include "common/slot_chunks.h"
 #include "common/word_hash.h"
 #include "core/flow_record.h"
@@ -214,7 +213,7 @@ class FlowTable {
 
   FlowTableOptions options_;
   FlowEvents& events_;
-  absl::flat_hash_set<IndexEntry, IndexHash, IndexEq, HugePageAllocator<IndexEntry>> index_;
+  absl::flat_hash_set<IndexEntry, IndexHash, IndexEq> index_;
   SlotChunks<Slot> slots_;
   SlotChunks<FirstPacket> firsts_;
   FlowTableStats stats_;
