@@ -82,7 +82,7 @@ void FlowContext::Add(const IndexKey& probe, int64_t end_ns) {
   slot.newest = end_ns;
   slot.kept = true;
   try {
-    index_.insert(IndexEntry{s, probe.hash});
+    index_.insert(SlotIndexEntry{s, probe.hash});
   } catch (...) {  // the index could not grow: the key is not kept
     slots_.Release(s);
     throw;
@@ -127,7 +127,7 @@ uint64_t FlowContext::Count(const IndexKey& probe, int64_t end_ns, bool record, 
     if (record) Add(probe, end_ns);
     return 1;  // the flow itself
   }
-  Slot& slot = slots_.At(it->slot);
+  Slot& slot = slots_.At(it->handle);
   if (!record) {
     if (slot.many != 0) return CountMany(ManyOf(slot), end_ns, false);
     return 1 + (slot.kept && slot.newest >= end_ns - kWindowNs && slot.newest <= end_ns);
@@ -187,7 +187,7 @@ void FlowContext::Observe(const FlowRecord& flow, FeatureVector& v) {
       Key{kDst | family, d[0], d[1], 0, 0}, Key{kDstSvc | family | service, d[0], d[1], 0, 0}};
   std::array<IndexKey, 4> probes;
   for (size_t i = 0; i < keys.size(); ++i) {
-    probes[i] = {&keys[i], static_cast<uint32_t>(HashWords(keys[i]))};
+    probes[i] = ProbeOf(keys[i]);
     index_.prefetch(probes[i]);  // the four lookups may miss the cache alike: fetch together
   }
   // Expiry's own lookups overlap the fetches (it may remove a prefetched key: a hint only).

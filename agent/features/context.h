@@ -8,7 +8,6 @@
 #ifndef NETGUARD_AGENT_FEATURES_CONTEXT_H_
 #define NETGUARD_AGENT_FEATURES_CONTEXT_H_
 
-#include <absl/container/flat_hash_set.h>
 #include <absl/container/inlined_vector.h>
 
 #include <array>
@@ -20,7 +19,7 @@
 #include <vector>
 
 #include "common/slot_chunks.h"
-#include "common/word_hash.h"
+#include "common/slot_index.h"
 #include "core/flow_record.h"
 #include "features/features.h"
 
@@ -47,7 +46,7 @@ class FlowContext {
   static constexpr std::chrono::seconds kLateness{35};  // idle timeout 30 s + sweeps
   static constexpr size_t kMaxEntries = size_t{1} << 18;
 
-  FlowContext() : index_(0, IndexHash{}, IndexEq{this}) {}
+  FlowContext() : index_(0, SlotIndexHash<Key>{}, SlotIndexEq<Key, KeyOfSlot>{{this}}) {}
   FlowContext(const FlowContext&) = delete;  // the index refers to the slots
   FlowContext& operator=(const FlowContext&) = delete;
 
@@ -93,35 +92,13 @@ class FlowContext {
   };
   static_assert(sizeof(Slot) == 64);
 
-  // The index holds a key's slot and the low half of its hash, not the key (its slot does): 8
-  // bytes an entry instead of ~110, so that the lookups of a flood's new sources (not found
-  // once the table is full) stay in cache and growing moves a fourteenth of the bytes. Looked up
-  // by IndexKey, as the pcap flow table's index.
-  struct IndexEntry {
-    uint32_t slot;
-    uint32_t hash;
-  };
-  struct IndexKey {
-    const Key* key;
-    uint32_t hash;
-  };
-  struct IndexHash {
-    using is_transparent = void;
-    size_t operator()(const IndexEntry& e) const { return e.hash; }
-    size_t operator()(const IndexKey& k) const { return k.hash; }
-  };
-  struct IndexEq {
-    using is_transparent = void;
+  // The index (common/slot_index.h) finds a key's slot: 8 bytes an entry instead of ~110, so
+  // that the lookups of a flood's new sources (not found once the table is full) stay in cache.
+  struct KeyOfSlot {
     const FlowContext* context;
-    bool operator()(const IndexEntry& e, const IndexKey& k) const {
-      return e.hash == k.hash && SameWords(context->slots_.At(e.slot).key, *k.key);
-    }
-    bool operator()(const IndexKey& k, const IndexEntry& e) const { return (*this)(e, k); }
-    bool operator()(const IndexEntry& a, const IndexEntry& b) const {
-      return a.hash == b.hash &&
-             SameWords(context->slots_.At(a.slot).key, context->slots_.At(b.slot).key);
-    }
+    const Key& operator()(uint32_t slot) const { return context->slots_.At(slot).key; }
   };
+  using IndexKey = SlotProbe<Key>;
 
   // Records `end_ns` under the probe's key (when `record`); returns the key's ends within the
   // window.
@@ -146,7 +123,7 @@ class FlowContext {
   // Drops the key of `slot`, its ends forgotten.
   void Remove(uint32_t slot);
 
-  absl::flat_hash_set<IndexEntry, IndexHash, IndexEq> index_;
+  SlotIndex<Key, KeyOfSlot> index_;
   SlotChunks<Slot> slots_;
   std::vector<Ends> many_;
   std::vector<uint32_t> free_many_;  // indexes of many_ no key uses

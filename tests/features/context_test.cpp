@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,44 @@ Counts Observe(FlowContext& c, const FlowRecord& f) {
   FeatureVector v{};
   c.Observe(f, v);
   return {v[kContextFirst], v[kContextFirst + 1], v[kContextFirst + 2], v[kContextFirst + 3]};
+}
+
+bool operator==(const Counts& a, const Counts& b) {
+  return a.src == b.src && a.src_dst == b.src_dst && a.dst == b.dst && a.dst_svc == b.dst_svc;
+}
+void PrintTo(const Counts& c, std::ostream* os) {
+  *os << "{src " << c.src << ", src_dst " << c.src_dst << ", dst " << c.dst << ", dst_svc "
+      << c.dst_svc << "}";
+}
+
+// The brute-force tests' random numbers (a 64-bit LCG's high bits), the same on every run.
+struct Lcg {
+  uint64_t state;
+  uint32_t operator()() {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(state >> 33);
+  }
+};
+
+// A flow of the brute-force tests: source, destination and service numbers, when it finished
+// and its last packet.
+struct Ended {
+  uint32_t s, d, p;
+  int64_t finished, end;
+};
+// The counts of `f`, the last of `ended`, from every flow finished before it (itself included)
+// whose last packet lies in the 2 s before its own.
+Counts BruteForce(const std::vector<Ended>& ended, const Ended& f) {
+  Counts want{};
+  for (size_t j = ended.size(); j-- > 0 && ended[j].finished >= f.end - 2 * kSecond;) {
+    const Ended& o = ended[j];
+    if (o.end < f.end - 2 * kSecond || o.end > f.end) continue;
+    want.src += o.s == f.s;
+    want.src_dst += o.s == f.s && o.d == f.d;
+    want.dst += o.d == f.d;
+    want.dst_svc += o.d == f.d && o.p == f.p;
+  }
+  return want;
 }
 
 TEST(FlowContextTest, NamesFollowThePerFlowFeatures) {
@@ -137,33 +176,15 @@ TEST(FlowContextTest, OutOfOrderEndsCountLikeBruteForce) {
   const char* srcs[] = {"10.0.0.1", "10.0.0.2"};
   const char* dsts[] = {"10.0.1.1", "10.0.1.2", "10.0.1.3"};
   const uint16_t ports[] = {22, 53, 80, 443};
-  struct Seen {
-    int s, d, p;
-    int64_t finished, end;
-  };
-  std::vector<Seen> seen;
-  uint64_t rng = 12345;
-  const auto next = [&rng] { return rng = rng * 6364136223846793005ull + 1442695040888963407ull; };
+  std::vector<Ended> ended;
+  Lcg next{12345};
   for (int i = 0; i < 20'000; ++i) {
     const int64_t finished = kT0 + i * 5'000'000LL;  // one every 5 ms
-    const Seen f{static_cast<int>(next() >> 33) % 2, static_cast<int>(next() >> 33) % 3,
-                 static_cast<int>(next() >> 33) % 4, finished,
-                 finished - static_cast<int64_t>((next() >> 33) % 1'500'000'000)};
-    seen.push_back(f);
-    Counts want{};
-    for (size_t j = seen.size(); j-- > 0 && seen[j].finished >= f.end - 2 * kSecond;) {
-      const Seen& o = seen[j];
-      if (o.end < f.end - 2 * kSecond || o.end > f.end) continue;
-      want.src += o.s == f.s;
-      want.src_dst += o.s == f.s && o.d == f.d;
-      want.dst += o.d == f.d;
-      want.dst_svc += o.d == f.d && o.p == f.p;
-    }
-    const Counts got = Observe(c, Flow(srcs[f.s], dsts[f.d], ports[f.p], kTcp, f.end));
-    ASSERT_EQ(got.src, want.src) << i;
-    ASSERT_EQ(got.src_dst, want.src_dst) << i;
-    ASSERT_EQ(got.dst, want.dst) << i;
-    ASSERT_EQ(got.dst_svc, want.dst_svc) << i;
+    const Ended f{next() % 2, next() % 3, next() % 4, finished,
+                  finished - static_cast<int64_t>(next() % 1'500'000'000)};
+    ended.push_back(f);
+    ASSERT_EQ(Observe(c, Flow(srcs[f.s], dsts[f.d], ports[f.p], kTcp, f.end)), BruteForce(ended, f))
+        << i;
   }
 }
 
@@ -173,41 +194,20 @@ TEST(FlowContextTest, OutOfOrderEndsCountLikeBruteForce) {
 // forgotten. The counts stay those of a brute-force count.
 TEST(FlowContextTest, KeysComingAndGoingCountLikeBruteForce) {
   FlowContext c;
-  struct Seen {
-    uint32_t s, d, p;
-    int64_t finished, end;
-  };
-  std::vector<Seen> seen;
-  uint64_t rng = 777;
-  const auto next = [&rng] {
-    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-    return static_cast<uint32_t>(rng >> 33);
-  };
+  std::vector<Ended> ended;
+  Lcg next{777};
   size_t most_keys = 0;
   for (int i = 0; i < 100'000; ++i) {
     const int64_t finished = kT0 + i * 4'000'000LL;  // 250 flows a second
     // half from 20 busy sources, half from 20 000 that drift by 1 000 every 40 s
     const uint32_t s = next() % 2 ? next() % 20 : 1000 + i / 10'000 * 1000 + next() % 20'000;
-    const Seen f{s, next() % 8, next() % 5, finished,
-                 finished - static_cast<int64_t>(next() % 1'500'000'000)};
-    seen.push_back(f);
-    Counts want{};
-    for (size_t j = seen.size(); j-- > 0 && seen[j].finished >= f.end - 2 * kSecond;) {
-      const Seen& o = seen[j];
-      if (o.end < f.end - 2 * kSecond || o.end > f.end) continue;
-      want.src += o.s == f.s;
-      want.src_dst += o.s == f.s && o.d == f.d;
-      want.dst += o.d == f.d;
-      want.dst_svc += o.d == f.d && o.p == f.p;
-    }
+    const Ended f{s, next() % 8, next() % 5, finished,
+                  finished - static_cast<int64_t>(next() % 1'500'000'000)};
+    ended.push_back(f);
     FlowRecord flow = Flow("10.0.0.1", "10.0.1.1", static_cast<uint16_t>(f.p + 1), kUdp, f.end);
     flow.key.addr_a[0] = htonl(0x0A000000u + f.s);
     flow.key.addr_b[0] = htonl(0x0A010000u + f.d);
-    const Counts got = Observe(c, flow);
-    ASSERT_EQ(got.src, want.src) << i;
-    ASSERT_EQ(got.src_dst, want.src_dst) << i;
-    ASSERT_EQ(got.dst, want.dst) << i;
-    ASSERT_EQ(got.dst_svc, want.dst_svc) << i;
+    ASSERT_EQ(Observe(c, flow), BruteForce(ended, f)) << i;
     most_keys = std::max(most_keys, c.keys());
   }
   // Old keys went as new ones came: those of the last ~37 s are kept (about 9 000), not those
@@ -215,7 +215,7 @@ TEST(FlowContextTest, KeysComingAndGoingCountLikeBruteForce) {
   EXPECT_LT(most_keys, 12'000u);
   // Past kLateness, they all go, a few with each new flow, and the ends counted go with them.
   const int64_t later =
-      seen.back().finished + std::chrono::nanoseconds(FlowContext::kLateness).count();
+      ended.back().finished + std::chrono::nanoseconds(FlowContext::kLateness).count();
   for (int i = 0; i < 3000; ++i) Observe(c, Flow("10.0.0.3", "10.0.0.4", 1, kUdp, later + i));
   EXPECT_EQ(c.keys(), 4u);
   EXPECT_EQ(c.entries(), 4u * 3000);

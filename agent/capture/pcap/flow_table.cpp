@@ -7,7 +7,9 @@
 
 namespace netguard::capture::pcap {
 FlowTable::FlowTable(FlowTableOptions options, FlowEvents& events)
-    : options_(options), events_(events), index_(0, IndexHash{}, IndexEq{this}) {}
+    : options_(options),
+      events_(events),
+      index_(0, SlotIndexHash<ng_flow_key>{}, SlotIndexEq<ng_flow_key, KeyOfHandle>{{this}}) {}
 
 void FlowTable::Label(const ng_flow_key& key, FlowEndReason reason, FlowRecord& record) const {
   record.key = key;
@@ -66,7 +68,7 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
 
   ng_flow_key key{};
   const __u8 side = ng_flow_key_make(&pkt, &key);
-  const IndexKey probe = Probe(key);
+  const SlotProbe<ng_flow_key> probe = ProbeOf(key);
   slots_.Reserve();  // the slots' only allocating steps, before any slot is taken
   firsts_.Reserve();
   // One probe finds the flow or makes its entry, a first packet: a flood's packets all miss.
@@ -75,7 +77,7 @@ void FlowTable::AddFrame(std::span<const uint8_t> frame, uint32_t wire_len, uint
     fresh = true;
     const uint32_t slot = firsts_.Take();
     firsts_.At(slot).key = key;
-    make(IndexEntry{slot | kFirstPacket, probe.hash});
+    make(SlotIndexEntry{slot | kFirstPacket, probe.hash});
   });
   ng_flow first;  // a new flow's entry until it proves to have more than one packet
   if (fresh) {
@@ -272,7 +274,7 @@ void FlowTable::Sweep(uint64_t now_ns) {
     const bool active = active_expired(TimesOf(handle).first);
     (active ? stats_.flows_ended_active_timeout : stats_.flows_ended_idle_timeout)++;
     Fill(handle, active ? FlowEndReason::kActiveTimeout : FlowEndReason::kIdleTimeout, record);
-    index_.erase(Probe(record.key));
+    index_.erase(ProbeOf(record.key));
     Release(handle);
     events_.OnFlowEnd(record);
   }
@@ -295,7 +297,7 @@ void FlowTable::Flush(FlowEndReason reason) {
 }
 
 std::optional<ng_flow> FlowTable::Find(const ng_flow_key& key) const {
-  const auto it = index_.find(Probe(key));
+  const auto it = index_.find(ProbeOf(key));
   if (it == index_.end()) return std::nullopt;
   if (!(it->handle & kFirstPacket)) return slots_.At(it->handle).flow;
   ng_flow flow;

@@ -3,8 +3,6 @@
 #ifndef NETGUARD_AGENT_CAPTURE_PCAP_FLOW_TABLE_H_
 #define NETGUARD_AGENT_CAPTURE_PCAP_FLOW_TABLE_H_
 
-#include <absl/container/flat_hash_set.h>
-
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -15,7 +13,7 @@
 #include <vector>
 
 #include "common/slot_chunks.h"
-#include "common/word_hash.h"
+#include "common/slot_index.h"
 #include "core/flow_record.h"
 #include "core/packet_sample.h"
 #include "flow_update.h"
@@ -143,36 +141,12 @@ class FlowTable {
   /// A handle: a Slot, or a FirstPacket when kFirstPacket is set.
   static constexpr uint32_t kFirstPacket = uint32_t{1} << 31;
 
-  /// The index holds a flow's handle and the low half of its key's hash, not the key (which its
-  /// slot holds): 8 bytes an entry instead of 48, so that a flood's index misses the cache less
-  /// and grows by moving a sixth of the bytes. It is looked up by IndexKey.
-  struct IndexEntry {
-    mutable uint32_t handle;  // changes when the flow moves to a Slot; not part of the hash
-    uint32_t hash;
-  };
-  struct IndexKey {
-    const ng_flow_key* key;
-    uint32_t hash;
-  };
-  static IndexKey Probe(const ng_flow_key& key) {
-    return {&key, static_cast<uint32_t>(HashWords(key))};
-  }
-  struct IndexHash {
-    using is_transparent = void;
-    size_t operator()(const IndexEntry& e) const { return e.hash; }
-    size_t operator()(const IndexKey& k) const { return k.hash; }
-  };
-  struct IndexEq {
-    using is_transparent = void;
+  /// The index (common/slot_index.h) finds a flow's handle; its key is in the handle's slot.
+  struct KeyOfHandle {
     const FlowTable* table;
-    bool operator()(const IndexEntry& e, const IndexKey& k) const {
-      return e.hash == k.hash && SameWords(table->KeyOf(e.handle), *k.key);
-    }
-    bool operator()(const IndexKey& k, const IndexEntry& e) const { return (*this)(e, k); }
-    bool operator()(const IndexEntry& a, const IndexEntry& b) const {
-      return a.hash == b.hash && SameWords(table->KeyOf(a.handle), table->KeyOf(b.handle));
-    }
+    const ng_flow_key& operator()(uint32_t handle) const { return table->KeyOf(handle); }
   };
+  using Index = SlotIndex<ng_flow_key, KeyOfHandle>;
 
   const ng_flow_key& KeyOf(uint32_t handle) const;
   /// (first packet, last packet) times of the flow.
@@ -213,7 +187,7 @@ class FlowTable {
 
   FlowTableOptions options_;
   FlowEvents& events_;
-  absl::flat_hash_set<IndexEntry, IndexHash, IndexEq> index_;
+  Index index_;
   SlotChunks<Slot> slots_;
   SlotChunks<FirstPacket> firsts_;
   FlowTableStats stats_;
